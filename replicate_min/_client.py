@@ -1,0 +1,259 @@
+"""``Client``: configuration, the namespaces, and ``_request`` (bytes in, JSON out).
+
+The client decides what a request carries (headers, token); the transport decides how
+it travels. The transport module, and with it urllib, is imported on the first request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from typing import TYPE_CHECKING, Any, Optional
+from urllib.parse import urlsplit
+
+from ._exceptions import ReplicateError, ReplicateException, ValidationError, excerpt
+from ._prediction import Predictions, _check_seconds
+from ._urls import is_loopback, origin_of
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._transport import Transport
+
+__all__ = ["Client", "DEFAULT_BASE_URL", "default_client"]
+
+DEFAULT_BASE_URL = "https://api.replicate.com"
+#: Hosts under these domains may receive the token over HTTPS (stream and file URLs live there).
+TOKEN_DOMAINS = ("replicate.com", "replicate.net", "replicate.delivery")
+_UNSET: Any = object()
+
+
+def normalize_base_url(url: Any, *, allow_http: bool) -> str:
+    """Validates a base URL and strips a trailing ``/`` or ``/v1`` (paths carry ``/v1``)."""
+    if not isinstance(url, str):
+        raise TypeError(f"base_url must be a string, got {excerpt(url)}")
+    url = url.strip().rstrip("/")
+    if url.endswith("/v1"):
+        url = url[:-3]
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"base_url must be an http(s) URL such as {DEFAULT_BASE_URL!r}, got {url!r}")
+    if parts.scheme == "http" and not allow_http and not is_loopback(parts.hostname):
+        raise ValueError(
+            f"base_url {url!r} is plain http to a host that is not loopback, which would send the "
+            "API token unencrypted; use https, or pass allow_http=True if you really mean it"
+        )
+    return url
+
+
+def error_from_response(status: int, body: bytes) -> ReplicateError:
+    """A ``ReplicateError`` from an error response: problem+json fields, else a short excerpt."""
+    text = body[:4096].decode("utf-8", "replace")
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        fields = {
+            name: data[name] if isinstance(data.get(name), str) else None
+            for name in ("type", "title", "detail", "instance")
+        }
+        return ReplicateError(status=status, body=text, **fields)
+    snippet = " ".join(text.split())[:200]
+    return ReplicateError(status=status, detail=snippet or None, body=text)
+
+
+def decode_json(status: int, body: bytes, url: str) -> Any:
+    """The decoded body of a response; raises ``ReplicateError`` for an error status."""
+    if status >= 400:
+        raise error_from_response(status, body)
+    if status == 204 or not body:
+        return None
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise ValidationError(
+            f"the response from {url} (status {status}) is not valid JSON: {excerpt(body[:200])}", value=body[:200]
+        ) from exc
+
+
+class Client:
+    """A Replicate API client. Thread-safe; one client may serve many threads and event loops.
+
+    Args:
+        api_token: the API token; else ``REPLICATE_API_TOKEN``, read at each request.
+        base_url: else ``REPLICATE_BASE_URL``, else ``https://api.replicate.com``
+            (a trailing ``/v1`` is accepted).
+        timeout: seconds to wait for the server's next bytes (the read timeout);
+            ``None`` waits forever. ``Prefer: wait`` creates stretch it as needed.
+        connect_timeout: seconds to open a connection.
+        poll_interval: seconds between polls in ``wait()``; else
+            ``REPLICATE_POLL_INTERVAL``, else 0.5.
+        user_agent: replaces the ``User-Agent`` header.
+        max_retries: how often a failed request may be retried (0 disables retries).
+        retry_backoff: the first retry's delay in seconds; it doubles each time, with jitter.
+        ssl_context: an ``ssl.SSLContext`` for HTTPS; else the system's verified default.
+        proxy: a proxy URL for every request; else ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY``.
+        allow_http: permit a plain ``http://`` base URL to a host that is not loopback.
+    """
+
+    def __init__(
+        self,
+        api_token: Optional[str] = None,
+        *,
+        base_url: Optional[str] = None,
+        timeout: Optional[float] = 30.0,
+        connect_timeout: Optional[float] = 10.0,
+        poll_interval: Optional[float] = None,
+        user_agent: Optional[str] = None,
+        max_retries: int = 3,
+        retry_backoff: float = 0.5,
+        ssl_context: Any = None,
+        proxy: Optional[str] = None,
+        allow_http: bool = False,
+    ) -> None:
+        if api_token is not None and not isinstance(api_token, str):
+            raise TypeError("api_token must be a string")
+        self._api_token = api_token or None
+        if base_url is None:
+            base_url = os.environ.get("REPLICATE_BASE_URL") or DEFAULT_BASE_URL
+        self.base_url = normalize_base_url(base_url, allow_http=allow_http)
+        self._base_origin = origin_of(self.base_url)
+        for name, value in (("timeout", timeout), ("connect_timeout", connect_timeout)):
+            if value is not None:
+                _check_seconds(name, value)
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        if poll_interval is None:
+            env = os.environ.get("REPLICATE_POLL_INTERVAL")
+            try:
+                poll_interval = float(env) if env else 0.5
+            except ValueError:
+                raise ValueError(f"REPLICATE_POLL_INTERVAL must be a number of seconds, got {env!r}") from None
+        _check_seconds("poll_interval", poll_interval)
+        self.poll_interval = float(poll_interval)
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise ValueError(f"max_retries must be a whole number, 0 or more, got {excerpt(max_retries)}")
+        self.max_retries = max_retries
+        _check_seconds("retry_backoff", retry_backoff)
+        self.retry_backoff = float(retry_backoff)
+        if user_agent is not None and not isinstance(user_agent, str):
+            raise TypeError("user_agent must be a string")
+        if proxy is not None and not isinstance(proxy, str):
+            raise TypeError("proxy must be a URL string")
+        self._ssl_context = ssl_context
+        self._proxy = proxy
+        version = sys.version_info
+        self._headers = {
+            "User-Agent": user_agent or f"replicate-min/{__version__} (Python {version[0]}.{version[1]})",
+            "Accept": "application/json",
+        }
+        self._transport: Optional[Transport] = None
+        self._lock = threading.Lock()
+        self.predictions = Predictions(self)
+
+    def __repr__(self) -> str:
+        return f"<Client base_url={self.base_url!r}>"
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Closes idle pooled connections. The client stays usable."""
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+
+    @property
+    def transport(self) -> Transport:
+        transport = self._transport
+        if transport is None:
+            with self._lock:
+                if self._transport is None:
+                    from ._transport import Transport
+
+                    self._transport = Transport(
+                        connect_timeout=self.connect_timeout,
+                        read_timeout=self.timeout,
+                        ssl_context=self._ssl_context,
+                        proxy=self._proxy,
+                        max_retries=self.max_retries,
+                        retry_backoff=self.retry_backoff,
+                    )
+                transport = self._transport
+        return transport
+
+    def may_send_token(self, url: str) -> bool:
+        """True if ``url`` may receive the API token: the base URL's origin, or HTTPS (port 443) under Replicate's domains."""
+        origin = origin_of(url)
+        if origin == self._base_origin:
+            return True
+        scheme, host, port = origin
+        return scheme == "https" and port == 443 and any(host == d or host.endswith("." + d) for d in TOKEN_DOMAINS)
+
+    def _token(self) -> str:
+        token = self._api_token or os.environ.get("REPLICATE_API_TOKEN")
+        if not token:
+            raise ReplicateException(
+                "No API token: pass api_token= to Client or set the REPLICATE_API_TOKEN environment variable"
+            )
+        return token
+
+    def _headers_for(self, url: str, extra: Optional[dict[str, str]] = None) -> dict[str, str]:
+        headers = dict(self._headers)
+        if extra:
+            headers.update(extra)
+        if self.may_send_token(url):
+            headers["Authorization"] = f"Bearer {self._token()}"
+        return headers
+
+    def _url(self, path_or_url: str) -> str:
+        if path_or_url.startswith(("https://", "http://")):
+            return path_or_url
+        return self.base_url + path_or_url
+
+    def _request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        body: Optional[bytes] = None,
+        headers: Optional[dict[str, str]] = None,
+        read_timeout: Optional[float] = None,
+        resend_safe: bool = True,
+    ) -> Any:
+        """Sends a request and returns the decoded JSON body.
+
+        ``resend_safe=False`` (creates) limits retries to those that cannot repeat the request.
+        """
+        url = self._url(path_or_url)
+        all_headers = self._headers_for(url, headers)
+        if body is not None:
+            all_headers["Content-Type"] = "application/json"
+        response = self.transport.send(
+            method,
+            url,
+            all_headers,
+            body,
+            resend_safe=resend_safe,
+            read_timeout=read_timeout,
+        )
+        return decode_json(response.status, response.body, url)
+
+
+_default: Optional[Client] = None
+_default_lock = threading.Lock()
+
+
+def default_client() -> Client:
+    """The module-level client behind ``replicate_min.predictions``, created on first use."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = Client()
+    return _default

@@ -1,0 +1,158 @@
+"""Every error replicate_min raises.
+
+The hierarchy::
+
+    ReplicateException              base of everything below
+    ├── ReplicateError              the API answered with an error status (4xx/5xx)
+    ├── ModelError                  a prediction ended in ``failed``
+    ├── PredictionCanceledError     a prediction ended ``canceled`` or ``aborted``
+    ├── APIConnectionError          the request did not get an answer (wraps the OS error)
+    │   └── APITimeoutError         ... because connecting or reading timed out
+    ├── WaitTimeoutError            ``wait()``/``run()`` passed their own deadline
+    ├── ValidationError             the server sent a body this client cannot accept
+    └── StreamError                 a server-sent event stream broke or reported an error
+
+Bad arguments from the caller raise the built-in ``ValueError`` or ``TypeError``
+before anything is sent. No ``urllib``, ``http.client``, ``socket`` or ``json``
+exception escapes a public call: the transport translates them here, ``from`` the cause.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional
+
+if TYPE_CHECKING:
+    from ._prediction import Prediction
+
+__all__ = [
+    "APIConnectionError",
+    "APITimeoutError",
+    "ModelError",
+    "PredictionCanceledError",
+    "ReplicateError",
+    "ReplicateException",
+    "StreamError",
+    "ValidationError",
+    "WaitTimeoutError",
+]
+
+
+class ReplicateException(Exception):
+    """Base class of every error raised by replicate_min."""
+
+
+class ReplicateError(ReplicateException):
+    """The API answered with an HTTP error status.
+
+    Attributes:
+        status: the HTTP status code of the response.
+        type, title, detail, instance: the RFC 7807 problem fields, when the body has them.
+        body: the raw response body as text (at most a few kilobytes).
+    """
+
+    def __init__(
+        self,
+        type: Optional[str] = None,
+        title: Optional[str] = None,
+        status: Optional[int] = None,
+        detail: Optional[str] = None,
+        instance: Optional[str] = None,
+        *,
+        body: str = "",
+    ) -> None:
+        self.type = type
+        self.title = title
+        self.status = status
+        self.detail = detail
+        self.instance = instance
+        self.body = body
+        super().__init__(self._message())
+
+    def to_dict(self) -> dict[str, Any]:
+        """The problem fields that are set, as the official client returns them."""
+        fields = {
+            "type": self.type,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "instance": self.instance,
+        }
+        return {key: value for key, value in fields.items() if value is not None}
+
+    def _message(self) -> str:
+        lines = [f"{key}: {value}" for key, value in self.to_dict().items()]
+        return "ReplicateError Details:\n" + "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self._message()
+
+
+class ModelError(ReplicateException):
+    """A prediction failed. ``prediction`` is the failed prediction; ``str()`` is its error."""
+
+    def __init__(self, prediction: Prediction) -> None:
+        self.prediction = prediction
+        super().__init__(prediction.error or f"prediction {prediction.id} failed")
+
+
+class PredictionCanceledError(ReplicateException):
+    """A prediction ended ``canceled`` or ``aborted`` where its output was expected."""
+
+    def __init__(self, prediction: Prediction) -> None:
+        self.prediction = prediction
+        super().__init__(f"prediction {prediction.id} ended with status {prediction.status!r}")
+
+
+class APIConnectionError(ReplicateException):
+    """No answer was received: the connection failed, dropped, or the reply was not HTTP.
+
+    ``__cause__`` holds the standard-library error. ``sent`` tells whether the
+    request may have reached the server (a create that failed with ``sent=True``
+    may have created a prediction: list your predictions before creating again).
+    """
+
+    def __init__(self, message: str, *, sent: bool = True) -> None:
+        self.sent = sent
+        super().__init__(message)
+
+
+class APITimeoutError(APIConnectionError):
+    """Connecting, or waiting for the next bytes of the answer, took longer than the timeout."""
+
+
+class WaitTimeoutError(ReplicateException):
+    """``wait()`` or ``run()`` passed their overall ``timeout``; the prediction keeps running."""
+
+    def __init__(self, message: str, prediction: Optional[Prediction] = None) -> None:
+        self.prediction = prediction
+        super().__init__(message)
+
+
+class ValidationError(ReplicateException):
+    """The server sent a body this client cannot accept.
+
+    ``field`` names the offending field (``None`` when the body as a whole is
+    wrong) and ``value`` holds what was received.
+    """
+
+    def __init__(self, message: str, *, field: Optional[str] = None, value: Any = None) -> None:
+        self.field = field
+        self.value = value
+        super().__init__(message)
+
+
+class StreamError(ReplicateException):
+    """A server-sent event stream could not be read, or the model reported an ``error`` event.
+
+    ``detail`` is the error text the server sent, when there was one.
+    """
+
+    def __init__(self, message: str, *, detail: Optional[str] = None) -> None:
+        self.detail = detail
+        super().__init__(message)
+
+
+def excerpt(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for error messages."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,196 @@
+"""A pure, incremental parser for server-sent events. No I/O: bytes in, events out.
+
+How it works. This follows the WHATWG HTML standard, section 9.2 "Server-sent events",
+"Parsing an event stream" and "Interpreting an event stream":
+
+* bytes become text through an incremental UTF-8 decoder (invalid bytes become
+  U+FFFD), so a character split across chunks survives; one leading BOM is dropped;
+* lines end at CR LF, LF or CR, and nowhere else (not at U+2028, U+0085 or form feed,
+  which ``str.splitlines`` would split on and so cut model output). A CR at the end of
+  a chunk ends its line at once, and an LF opening the next chunk is then skipped;
+* a line starting with ``:`` is a comment; ``field: value`` loses one space after
+  the colon; ``data`` lines are joined with LF; ``event`` names the type (default
+  ``message``); ``id`` persists across events and is ignored if it contains NUL;
+  ``retry`` counts only when all ASCII digits; unknown fields are ignored;
+* a blank line dispatches the event, only if some ``data`` was set.
+
+One deliberate difference: at ``close()`` a last event that was not followed by a blank
+line is dispatched rather than discarded, so a stream cut right after its final event
+(a ``done`` sent without the trailing blank line) loses nothing.
+
+Each chunk is searched once: the text of an unfinished line is kept in pieces and
+joined when its end arrives, so parsing stays linear however the bytes are split.
+Pending input is bounded by ``max_event_size``; past it ``StreamError`` is raised.
+"""
+
+from __future__ import annotations
+
+import codecs
+import enum
+import json
+from typing import Any, List, Optional, Union
+
+from ._exceptions import StreamError
+
+__all__ = ["DEFAULT_MAX_EVENT_SIZE", "SSEParser", "ServerSentEvent"]
+
+#: The default bound, in characters, on an unfinished line plus an undispatched event's data.
+DEFAULT_MAX_EVENT_SIZE = 8 * 1024 * 1024
+
+
+class _EventType(str, enum.Enum):
+    OUTPUT = "output"
+    LOGS = "logs"
+    ERROR = "error"
+    DONE = "done"
+
+
+_EVENT_TYPES = {member.value: member for member in _EventType}
+
+
+class ServerSentEvent:
+    """One server-sent event.
+
+    ``event`` is an ``EventType`` for Replicate's four types (a ``str`` enum, so
+    ``e.event == "output"`` holds) and a plain ``str`` for any other name. ``id`` is
+    the last event id seen on the stream ("" if none); ``retry`` is the reconnection
+    delay in milliseconds if this event set one.
+    """
+
+    EventType = _EventType
+    __slots__ = ("event", "data", "id", "retry")
+
+    def __init__(self, event: Union[_EventType, str], data: str, id: str = "", retry: Optional[int] = None) -> None:
+        self.event: Union[_EventType, str] = _EVENT_TYPES.get(event, event)
+        self.data = data
+        self.id = id
+        self.retry = retry
+
+    def __str__(self) -> str:
+        """The data of an ``output`` event; "" for any other event (as the official client)."""
+        return self.data if self.event == "output" else ""
+
+    def __repr__(self) -> str:
+        event = self.event.value if isinstance(self.event, _EventType) else self.event
+        return f"ServerSentEvent(event={event!r}, data={self.data!r}, id={self.id!r}, retry={self.retry!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ServerSentEvent):
+            return NotImplemented
+        return (self.event, self.data, self.id, self.retry) == (other.event, other.data, other.id, other.retry)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def json(self) -> Any:
+        """The data decoded as JSON.
+
+        Raises:
+            StreamError: the data is not JSON.
+        """
+        try:
+            return json.loads(self.data)
+        except ValueError as exc:
+            raise StreamError(f"{self.event!s} event data is not JSON: {self.data[:80]!r}") from exc
+
+
+class SSEParser:
+    """Feed it bytes as they arrive; it returns the events they complete.
+
+    ``last_event_id`` is the id to resume from (send it as ``Last-Event-ID``), and
+    ``retry`` the server's last reconnection delay in milliseconds, if any.
+    """
+
+    def __init__(self, max_event_size: int = DEFAULT_MAX_EVENT_SIZE) -> None:
+        if max_event_size < 1:
+            raise ValueError("max_event_size must be at least 1")
+        self.max_event_size = max_event_size
+        self.last_event_id = ""
+        self.retry: Optional[int] = None
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._started = False  # whether the BOM check has been done
+        self._skip_lf = False  # the previous chunk ended in CR
+        self._line: List[str] = []  # pieces of the unfinished line
+        self._line_size = 0
+        self._data: List[str] = []
+        self._data_size = 0
+        self._event = ""
+        self._event_retry: Optional[int] = None
+
+    def feed(self, chunk: bytes) -> List[ServerSentEvent]:
+        """Parses ``chunk`` and returns the events it completed, in order.
+
+        Raises:
+            StreamError: an unfinished line or event grew past ``max_event_size``.
+        """
+        return self._feed_text(self._decoder.decode(chunk))
+
+    def close(self) -> List[ServerSentEvent]:
+        """Ends the stream: returns the last event if it lacked its closing blank line."""
+        events = self._feed_text(self._decoder.decode(b"", True))
+        if self._line:
+            self._take_line("".join(self._line), events)
+            self._line = []
+            self._line_size = 0
+        self._take_line("", events)
+        return events
+
+    def _feed_text(self, text: str) -> List[ServerSentEvent]:
+        events: List[ServerSentEvent] = []
+        if not text:
+            return events
+        if not self._started:
+            self._started = True
+            if text[0] == "\ufeff":
+                text = text[1:]
+        if self._skip_lf:
+            self._skip_lf = False
+            if text.startswith("\n"):
+                text = text[1:]
+        if "\r" in text:
+            self._skip_lf = text.endswith("\r")
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        lines = text.split("\n")
+        tail = lines.pop()
+        if lines:
+            if self._line:
+                self._line.append(lines[0])
+                lines[0] = "".join(self._line)
+                self._line = []
+                self._line_size = 0
+            for line in lines:
+                self._take_line(line, events)
+        if tail:
+            self._line.append(tail)
+            self._line_size += len(tail)
+            if self._line_size + self._data_size > self.max_event_size:
+                raise StreamError(f"a server-sent event line exceeds max_event_size ({self.max_event_size} characters)")
+        return events
+
+    def _take_line(self, line: str, events: List[ServerSentEvent]) -> None:
+        if not line:
+            if self._data:
+                event = ServerSentEvent(self._event or "message", "\n".join(self._data), self.last_event_id, self._event_retry)
+                events.append(event)
+            self._data = []
+            self._data_size = 0
+            self._event = ""
+            self._event_retry = None
+            return
+        if line[0] == ":":
+            return
+        name, colon, value = line.partition(":")
+        if colon and value[:1] == " ":
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+            self._data_size += len(value) + 1
+            if self._data_size > self.max_event_size:
+                raise StreamError(f"a server-sent event's data exceeds max_event_size ({self.max_event_size} characters)")
+        elif name == "event":
+            self._event = value
+        elif name == "id":
+            if "\0" not in value:
+                self.last_event_id = value
+        elif name == "retry":
+            if value.isascii() and value.isdigit():
+                self.retry = self._event_retry = int(value)

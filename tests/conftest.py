@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import os
+from typing import Iterator
+
+import pytest
+
+import replicate_min
+from replicate_min.testing import FakeReplicate
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("REPLICATE_API_TOKEN", "REPLICATE_BASE_URL", "REPLICATE_POLL_INTERVAL"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeReplicate]:
+    with FakeReplicate(start_delay=0.02, step=0.01, keepalive_interval=0.2) as server:
+        yield server
+
+
+@pytest.fixture
+def client(fake: FakeReplicate) -> Iterator[replicate_min.Client]:
+    with replicate_min.Client(
+        api_token=fake.token, base_url=fake.base_url, poll_interval=0.01, retry_backoff=0.01, timeout=10
+    ) as c:
+        yield c
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("PYTHONHASHSEED", "0")

@@ -1,0 +1,201 @@
+"""Client configuration: token, base URL, poll interval, headers, and the token's safety."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+import replicate_min
+from replicate_min import Client, ReplicateException
+from replicate_min.testing import FakeReplicate
+
+
+def test_token_is_read_from_the_environment_when_a_request_is_made(
+    fake: FakeReplicate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = Client(base_url=fake.base_url)
+    monkeypatch.setenv("REPLICATE_API_TOKEN", fake.token)
+    prediction = client.predictions.create(model="replicate-min/echo", input={"prompt": "x"})
+    assert fake.requests[-1].headers["authorization"] == f"Bearer {fake.token}"
+    assert prediction.status == "starting"
+
+
+def test_no_token_raises_before_anything_is_sent(fake: FakeReplicate) -> None:
+    client = Client(base_url=fake.base_url)
+    with pytest.raises(ReplicateException, match="REPLICATE_API_TOKEN"):
+        client.predictions.get("abc")
+    assert fake.requests == []
+
+
+def test_the_argument_token_wins_over_the_environment(fake: FakeReplicate, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REPLICATE_API_TOKEN", "r8_wrong")
+    Client(api_token=fake.token, base_url=fake.base_url).predictions.list()
+    assert fake.requests[-1].headers["authorization"] == f"Bearer {fake.token}"
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("https://api.replicate.com", "https://api.replicate.com"),
+        ("https://api.replicate.com/", "https://api.replicate.com"),
+        ("https://api.replicate.com/v1", "https://api.replicate.com"),
+        ("https://api.replicate.com/v1/", "https://api.replicate.com"),
+        ("https://proxy.example/replicate/v1", "https://proxy.example/replicate"),
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8000"),
+        ("http://localhost:8000/v1", "http://localhost:8000"),
+        ("http://[::1]:8000", "http://[::1]:8000"),
+    ],
+)
+def test_base_url_is_normalized(given: str, expected: str) -> None:
+    assert Client(base_url=given).base_url == expected
+
+
+def test_base_url_defaults_and_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Client().base_url == "https://api.replicate.com"
+    monkeypatch.setenv("REPLICATE_BASE_URL", "https://example.com/v1")
+    assert Client().base_url == "https://example.com"
+
+
+def test_a_trailing_v1_is_not_doubled_in_requests(fake: FakeReplicate) -> None:
+    client = Client(api_token=fake.token, base_url=fake.base_url + "/v1/")
+    client.predictions.list()
+    assert fake.requests[-1].path == "/v1/predictions"
+
+
+def test_plain_http_to_a_remote_host_is_refused_unless_allowed() -> None:
+    with pytest.raises(ValueError, match="allow_http=True"):
+        Client(base_url="http://api.example.com")
+    assert Client(base_url="http://api.example.com", allow_http=True).base_url == "http://api.example.com"
+
+
+def test_poll_interval_comes_from_argument_environment_or_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Client().poll_interval == 0.5
+    monkeypatch.setenv("REPLICATE_POLL_INTERVAL", "0.25")
+    assert Client().poll_interval == 0.25
+    assert Client(poll_interval=2).poll_interval == 2.0
+    monkeypatch.setenv("REPLICATE_POLL_INTERVAL", "soon")
+    with pytest.raises(ValueError, match="REPLICATE_POLL_INTERVAL"):
+        Client()
+
+
+def test_requests_carry_the_documented_headers(client: Client, fake: FakeReplicate) -> None:
+    client.predictions.create(model="replicate-min/echo", input={"prompt": "x"})
+    client.predictions.list()
+    post, get = fake.requests[-2:]
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    for request in (post, get):
+        assert request.headers["user-agent"] == f"replicate-min/{replicate_min.__version__} (Python {version})"
+        assert request.headers["accept"] == "application/json"
+        assert request.headers["authorization"] == f"Bearer {fake.token}"
+    assert post.headers["content-type"] == "application/json"
+    assert "content-type" not in get.headers
+
+
+def test_user_agent_can_be_replaced(fake: FakeReplicate) -> None:
+    Client(api_token=fake.token, base_url=fake.base_url, user_agent="my-app/2").predictions.list()
+    assert fake.requests[-1].headers["user-agent"] == "my-app/2"
+
+
+def test_the_token_appears_in_no_repr_and_no_error(client: Client, fake: FakeReplicate) -> None:
+    prediction = client.predictions.create(model="replicate-min/fail", input={})
+    prediction.wait()
+    texts = [repr(client), repr(client.predictions), repr(prediction), str(prediction.to_dict())]
+    for call in (
+        lambda: client.predictions.get("missing"),
+        lambda: Client(api_token="r8_wrong_token_value", base_url=fake.base_url).predictions.list(),
+    ):
+        with pytest.raises(replicate_min.ReplicateError) as info:
+            call()
+        texts += [str(info.value), repr(info.value)]
+    assert texts and not any(fake.token in text or "r8_wrong_token_value" in text for text in texts)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.replicate.com/v1/predictions",
+        "https://streaming-api.svc.rno2.c.replicate.net/v1/streams/x",
+        "https://stream.replicate.com/v1/files/x",
+        "https://replicate.delivery/pbxt/x.png",
+        "https://tjzk.replicate.delivery/x.png",
+    ],
+)
+def test_the_token_may_go_to_replicate_hosts_over_https(url: str) -> None:
+    assert Client(base_url="https://api.replicate.com").may_send_token(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://api.replicate.com/v1/predictions",
+        "https://evil.example/v1/predictions",
+        "https://replicate.com.evil.example/x",
+        "https://notreplicate.com/x",
+        "https://api.replicate.com:8443/v1/predictions",
+    ],
+)
+def test_the_token_never_goes_elsewhere(url: str) -> None:
+    client = Client(base_url="https://api.replicate.com")
+    assert not client.may_send_token(url)
+
+
+def test_a_cursor_to_another_host_gets_no_token(fake: FakeReplicate) -> None:
+    with FakeReplicate() as other:
+        client = Client(api_token=fake.token, base_url=fake.base_url)
+        with pytest.raises(replicate_min.ReplicateError) as info:
+            client.predictions.list(cursor=other.base_url + "/v1/predictions")
+        assert info.value.status == 401
+        assert "authorization" not in other.requests[-1].headers
+
+
+def test_the_default_client_backs_the_module_namespace(fake: FakeReplicate, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(replicate_min._client, "_default", None)
+    monkeypatch.setenv("REPLICATE_BASE_URL", fake.base_url)
+    monkeypatch.setenv("REPLICATE_API_TOKEN", fake.token)
+    prediction = replicate_min.predictions.create(model="replicate-min/echo", input={"prompt": "module"})
+    assert replicate_min.predictions is replicate_min.default_client().predictions
+    assert replicate_min.predictions.get(prediction.id).id == prediction.id
+    monkeypatch.setattr(replicate_min._client, "_default", None)
+
+
+def test_unknown_module_attributes_raise_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no_such_thing"):
+        replicate_min.no_such_thing  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"api_token": 123}, TypeError),
+        ({"base_url": 5}, TypeError),
+        ({"base_url": "ftp://api.replicate.com"}, ValueError),
+        ({"base_url": "https://"}, ValueError),
+        ({"timeout": -1}, ValueError),
+        ({"timeout": "30"}, TypeError),
+        ({"connect_timeout": -0.1}, ValueError),
+        ({"poll_interval": -1}, ValueError),
+        ({"poll_interval": "fast"}, TypeError),
+        ({"user_agent": 1}, TypeError),
+        ({"max_retries": -1}, ValueError),
+        ({"max_retries": True}, ValueError),
+        ({"retry_backoff": -1}, ValueError),
+        ({"proxy": 8080}, TypeError),
+    ],
+)
+def test_bad_client_arguments_are_refused(kwargs: dict[str, object], error: type[Exception]) -> None:
+    with pytest.raises(error) as info:
+        Client(**kwargs)  # type: ignore[arg-type]
+    assert next(iter(kwargs)) in str(info.value)
+
+
+def test_client_close_keeps_it_usable(client: Client) -> None:
+    client.predictions.list()
+    client.close()
+    assert isinstance(client.predictions.list(), replicate_min.Page)
+
+
+def test_requests_send_json_bodies(client: Client, fake: FakeReplicate) -> None:
+    client.predictions.create(model="replicate-min/echo", input={"prompt": "ü"})
+    assert json.loads(fake.requests[-1].body) == {"input": {"prompt": "ü"}}

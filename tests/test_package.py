@@ -1,0 +1,107 @@
+"""The package's standing promises: public surface, light import, vendorable, typed."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import replicate_min
+
+PACKAGE = Path(replicate_min.__file__).parent
+
+
+def test_all_matches_the_real_exports() -> None:
+    public = {
+        name
+        for name, value in vars(replicate_min).items()
+        if not name.startswith("_") and not inspect.ismodule(value)
+    }
+    lazy = {"predictions", "__version__"}
+    assert set(replicate_min.__all__) == public | lazy
+    for name in replicate_min.__all__:
+        assert getattr(replicate_min, name) is not None
+    assert len(replicate_min.__all__) == len(set(replicate_min.__all__))
+
+
+def test_exceptions_module_has_the_official_names() -> None:
+    from replicate_min import exceptions
+
+    assert exceptions.ModelError is replicate_min.ModelError
+    assert exceptions.ReplicateError is replicate_min.ReplicateError
+    assert exceptions.ReplicateException is replicate_min.ReplicateException
+    assert set(exceptions.__all__) == {n for n in vars(exceptions) if not n.startswith("_")}
+    for name in exceptions.__all__:
+        assert issubclass(getattr(exceptions, name), replicate_min.ReplicateException)
+
+
+def test_version_is_a_literal_and_nothing_looks_up_metadata() -> None:
+    assert isinstance(replicate_min.__version__, str) and replicate_min.__version__.count(".") == 2
+    for source in PACKAGE.glob("*.py"):
+        assert "importlib" not in source.read_text(), source
+
+
+def test_py_typed_is_shipped() -> None:
+    assert (PACKAGE / "py.typed").exists()
+
+
+def test_import_loads_no_network_or_asyncio_modules() -> None:
+    code = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(PACKAGE.parent)!r})
+        import replicate_min
+        replicate_min.Client(api_token="r8_x")
+        heavy = ("urllib.request", "http.client", "ssl", "asyncio", "socket", "logging")
+        print(",".join(name for name in heavy if name in sys.modules))
+        """
+    )
+    result = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
+
+
+def test_a_vendored_copy_works_inside_another_package(tmp_path: Path) -> None:
+    vendor = tmp_path / "myapp" / "_vendor"
+    vendor.mkdir(parents=True)
+    (tmp_path / "myapp" / "__init__.py").write_text("")
+    (vendor / "__init__.py").write_text("")
+    shutil.copytree(PACKAGE, vendor / "replicate_min", ignore=shutil.ignore_patterns("__pycache__"))
+    code = textwrap.dedent(
+        """
+        import sys
+        from myapp._vendor import replicate_min
+        from myapp._vendor.replicate_min.testing import FakeReplicate
+        assert "replicate_min" not in sys.modules
+        with FakeReplicate(start_delay=0.01, step=0.01) as fake:
+            client = replicate_min.Client(api_token=fake.token, base_url=fake.base_url, poll_interval=0.01)
+            prediction = client.predictions.create(model="replicate-min/echo", input={"prompt": "vendored"})
+            prediction.wait()
+            print(prediction.output)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "vendored"
+
+
+def test_every_module_imports_relatively_and_only_the_standard_library() -> None:
+    stdlib = set(sys.stdlib_module_names) if sys.version_info >= (3, 10) else None
+    for source in PACKAGE.glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                assert top != "replicate_min", f"{source.name}:{node.lineno} imports replicate_min absolutely"
+                if stdlib is not None:
+                    assert top in stdlib or top == "__future__", f"{source.name}:{node.lineno} imports {name}"
