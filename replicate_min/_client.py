@@ -21,7 +21,7 @@ from ._version import __version__
 if TYPE_CHECKING:
     from ._transport import Transport
 
-__all__ = ["Client", "DEFAULT_BASE_URL", "default_client"]
+__all__ = ["DEFAULT_BASE_URL", "Client", "default_client"]
 
 DEFAULT_BASE_URL = "https://api.replicate.com"
 #: Hosts under these domains may receive the token over HTTPS (stream and file URLs live there).
@@ -29,7 +29,7 @@ TOKEN_DOMAINS = ("replicate.com", "replicate.net", "replicate.delivery")
 _UNSET: Any = object()
 
 
-def normalize_base_url(url: Any, *, allow_http: bool) -> str:
+def normalize_base_url(url: object, *, allow_http: bool) -> str:
     """Validates a base URL and strips a trailing ``/`` or ``/v1`` (paths carry ``/v1``)."""
     if not isinstance(url, str):
         raise TypeError(f"base_url must be a string, got {excerpt(url)}")
@@ -188,7 +188,10 @@ class Client:
         return transport
 
     def may_send_token(self, url: str) -> bool:
-        """True if ``url`` may receive the API token: the base URL's origin, or HTTPS (port 443) under Replicate's domains."""
+        """True if ``url`` may receive the token.
+
+        That is the base URL's origin, and HTTPS (port 443) under Replicate's domains.
+        """
         origin = origin_of(url)
         if origin == self._base_origin:
             return True

@@ -37,11 +37,15 @@ def parse_page(data: Any, parse_item: Callable[[Any], T]) -> Page[T]:
         raise ValidationError(f"a page must be a JSON object, got {excerpt(data)}", value=data)
     results = data.get("results")
     if not isinstance(results, list):
-        raise ValidationError(f"page field 'results' must be a list, got {excerpt(results)}", field="results", value=results)
+        raise ValidationError(
+            f"page field 'results' must be a list, got {excerpt(results)}", field="results", value=results
+        )
     for name in ("next", "previous"):
         value = data.get(name)
         if value is not None and not isinstance(value, str):
-            raise ValidationError(f"page field {name!r} must be a URL string or null, got {excerpt(value)}", field=name, value=value)
+            raise ValidationError(
+                f"page field {name!r} must be a URL string or null, got {excerpt(value)}", field=name, value=value
+            )
     return Page([parse_item(item) for item in results], data.get("next"), data.get("previous"))
 
 
@@ -61,4 +65,3 @@ async def async_paginate(list_page: Callable[..., Awaitable[Page[T]]]) -> AsyncI
     while page.next:
         page = await list_page(cursor=page.next)
         yield page
-

@@ -60,6 +60,8 @@ class Progress:
         return None
 
 
+_Progress = Progress  # the name Progress is also Prediction's class attribute
+
 # Each known field and the JSON types it may hold (None is always allowed but for id and status).
 _FIELD_TYPES: Dict[str, Tuple[type, ...]] = {
     "id": (str,),
@@ -133,18 +135,19 @@ class Prediction:
                     f"prediction field {name!r} must be {expected}, got {excerpt(value)}", field=name, value=value
                 )
         if self.urls is not None:
-            for key, url in self.urls.items():
+            for url in self.urls.values():
                 if not isinstance(url, str):
                     raise ValidationError(
-                        f"prediction field 'urls' must map names to strings, got {key!r}: {excerpt(url)}",
+                        f"prediction field 'urls' must map names to URL strings, got {excerpt(self.urls)}",
                         field="urls",
                         value=self.urls,
                     )
-        if self.webhook_events_filter is not None and not all(isinstance(e, str) for e in self.webhook_events_filter):
+        events = self.webhook_events_filter
+        if events is not None and not all(isinstance(event, str) for event in events):
             raise ValidationError(
-                f"prediction field 'webhook_events_filter' must be a list of strings, got {excerpt(self.webhook_events_filter)}",
+                f"prediction field 'webhook_events_filter' must be a list of strings, got {excerpt(events)}",
                 field="webhook_events_filter",
-                value=self.webhook_events_filter,
+                value=events,
             )
         if self.status not in KNOWN_STATUSES and self.status not in _warned_statuses:
             _warned_statuses.add(self.status)
@@ -165,7 +168,7 @@ class Prediction:
     # -- reading -----------------------------------------------------------------
 
     @property
-    def progress(self) -> Optional[Progress]:
+    def progress(self) -> Optional[_Progress]:
         """Progress parsed from the logs' last tqdm bar, or ``None``."""
         return Progress.parse(self.logs)
 
@@ -272,6 +275,7 @@ def _check_seconds(name: str, value: Any) -> None:
 
 # -- request building (pure) ---------------------------------------------------------
 
+
 def _owner_name(kind: str, ref: Any) -> str:
     """Validates ``owner/name`` and returns it."""
     if not isinstance(ref, str):
@@ -331,7 +335,11 @@ def build_create(
     cancel_after: Union[str, int, float, None],
 ) -> Tuple[str, bytes, Dict[str, str], Optional[float]]:
     """Validates create arguments; returns (path, JSON body, extra headers, wait hold in seconds)."""
-    targets = [name for name, value in (("version", version), ("model", model), ("deployment", deployment)) if value is not None]
+    targets = [
+        name
+        for name, value in (("version", version), ("model", model), ("deployment", deployment))
+        if value is not None
+    ]
     if len(targets) != 1:
         raise ValueError(f"pass exactly one of version, model and deployment (got {', '.join(targets) or 'none'})")
     body: Dict[str, Any] = {}
@@ -455,7 +463,9 @@ class Predictions:
         if hold is not None and self._client.timeout is not None:
             read_timeout = max(self._client.timeout, hold + WAIT_MARGIN)
         return self._parse(
-            self._client._request("POST", path, body=body, headers=headers, read_timeout=read_timeout, resend_safe=False)
+            self._client._request(
+                "POST", path, body=body, headers=headers, read_timeout=read_timeout, resend_safe=False
+            )
         )
 
     def get(self, id: str) -> Prediction:
@@ -485,7 +495,9 @@ class Predictions:
         """Cancels a prediction and returns it as the API answered."""
         return self._parse(self._client._request("POST", _prediction_path(id, "/cancel")))
 
-    async def async_create(self, version: Optional[str] = None, input: Optional[Dict[str, Any]] = None, **params: Any) -> Prediction:
+    async def async_create(
+        self, version: Optional[str] = None, input: Optional[Dict[str, Any]] = None, **params: Any
+    ) -> Prediction:
         """Async ``create`` (same arguments)."""
         import asyncio
 

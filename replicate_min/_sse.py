@@ -58,7 +58,7 @@ class ServerSentEvent:
     """
 
     EventType = _EventType
-    __slots__ = ("event", "data", "id", "retry")
+    __slots__ = ("data", "event", "id", "retry")
 
     def __init__(self, event: Union[_EventType, str], data: str, id: str = "", retry: Optional[int] = None) -> None:
         self.event: Union[_EventType, str] = _EVENT_TYPES.get(event, event)
@@ -169,7 +169,9 @@ class SSEParser:
     def _take_line(self, line: str, events: List[ServerSentEvent]) -> None:
         if not line:
             if self._data:
-                event = ServerSentEvent(self._event or "message", "\n".join(self._data), self.last_event_id, self._event_retry)
+                event = ServerSentEvent(
+                    self._event or "message", "\n".join(self._data), self.last_event_id, self._event_retry
+                )
                 events.append(event)
             self._data = []
             self._data_size = 0
@@ -185,7 +187,9 @@ class SSEParser:
             self._data.append(value)
             self._data_size += len(value) + 1
             if self._data_size > self.max_event_size:
-                raise StreamError(f"a server-sent event's data exceeds max_event_size ({self.max_event_size} characters)")
+                raise StreamError(
+                    f"a server-sent event's data exceeds max_event_size ({self.max_event_size} characters)"
+                )
         elif name == "event":
             self._event = value
         elif name == "id":

@@ -195,7 +195,7 @@ class _KeepAliveHandler(urllib.request.AbstractHTTPHandler):
             reused = conn is not None
             if conn is None:
                 conn = self._connect(key, headers)
-            conn.sock.settimeout(req.timeout)  # type: ignore[attr-defined]
+            conn.sock.settimeout(req.timeout)
             try:
                 conn.request(req.get_method(), req.selector, req.data, headers)
                 response = conn.getresponse()
@@ -266,7 +266,7 @@ class StreamResponse:
             raise APIConnectionError(f"the stream from {self.url} broke: {exc!r}") from exc
 
     def read(self) -> bytes:
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             chunk = self.read1()
             if not chunk:

@@ -38,7 +38,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["FakeReplicate", "Request", "WAIT"]
+__all__ = ["WAIT", "FakeReplicate", "Request"]
 
 #: Yield this from a model generator to spend one step without output.
 WAIT: Any = object()
@@ -182,6 +182,7 @@ class FakeReplicate:
         self.requests: List[Request] = []
         self._host = host
         self._models: Dict[str, ModelFunction] = {}
+        self._versions: Dict[str, str] = {}
         self._deployments: Dict[str, str] = {}
         self._predictions: Dict[str, _Prediction] = {}
         self._faults: List[_Fault] = []
@@ -202,15 +203,16 @@ class FakeReplicate:
 
     # -- set-up -------------------------------------------------------------------
 
-    def add_model(self, name: str, function: ModelFunction) -> str:
-        """Registers a model ``owner/name`` and returns its version id.
+    def add_model(self, name: str, function: ModelFunction, *, version: Optional[str] = None) -> str:
+        """Registers a model ``owner/name`` and returns its version id (``version``, or one made up).
 
         ``function(input)`` returns the output; a list is emitted item by item (with tqdm
         logs), a generator as it yields (``WAIT`` spends a step), and an exception fails
         the prediction with its message.
         """
         self._models[name] = function
-        return _version_id(name)
+        self._versions[name] = version or _version_id(name)
+        return self._versions[name]
 
     def add_deployment(self, name: str, model: str) -> None:
         """Registers a deployment ``owner/name`` that runs ``model``."""
@@ -218,7 +220,7 @@ class FakeReplicate:
 
     def version_of(self, model: str) -> str:
         """The version id of a registered model."""
-        return _version_id(model)
+        return self._versions[model]
 
     def fail_next(
         self,
@@ -278,13 +280,16 @@ class FakeReplicate:
         if self._server is None:
             raise RuntimeError("the fake server is not started")
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        host = host.decode() if isinstance(host, bytes) else host
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     def start(self) -> FakeReplicate:
         handler = type("_BoundHandler", (_Handler,), {"fake": self})
         self._server = ThreadingHTTPServer((self._host, 0), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-replicate", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="fake-replicate", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -432,7 +437,9 @@ class FakeReplicate:
         data.update(record.extra)
         return data
 
-    def _create(self, target: str, owner_name: Optional[str], body: Any, prefer: Optional[str], cancel_after: Optional[str]) -> Tuple[int, Any, Dict[str, str]]:
+    def _create(
+        self, target: str, owner_name: Optional[str], body: Any, prefer: Optional[str], cancel_after: Optional[str]
+    ) -> Tuple[int, Any, Dict[str, str]]:
         if not isinstance(body, dict):
             return _problem(400, "Invalid request", "The request body must be a JSON object")
         allowed = {"input", "webhook", "webhook_events_filter", "webhook_completed", "stream"}
@@ -451,8 +458,8 @@ class FakeReplicate:
             model = None
             if isinstance(ref, str):
                 name, _, vid = ref.partition(":")
-                for known in self._models:
-                    if (ref == known or (name == known and vid == _version_id(known)) or ref == _version_id(known)):
+                for known, known_version in self._versions.items():
+                    if ref in (known, known_version) or (name == known and vid == known_version):
                         model = known
             if model is None:
                 return _problem(
@@ -460,7 +467,7 @@ class FakeReplicate:
                     "Invalid version or not permitted",
                     "The specified version does not exist (or perhaps you don't have permission to use it?)",
                 )
-            version = _version_id(model)
+            version = self._versions[model]
         elif target == "model":
             model = owner_name
             if model not in self._models:
@@ -471,7 +478,7 @@ class FakeReplicate:
             model = self._deployments.get(owner_name or "")
             if model is None:
                 return _problem(404, "Not found", f"The deployment {owner_name} does not exist")
-            version = _version_id(model)
+            version = self._versions[model]
         hold = None
         if prefer is not None:
             import re
@@ -486,7 +493,9 @@ class FakeReplicate:
             if seconds is None or seconds < 5:
                 return _problem(400, "Invalid Cancel-After header", "Cancel-After must be a duration of at least 5s")
             deadline = time.monotonic() + seconds
-        extra = {key: body[key] for key in ("webhook", "webhook_events_filter", "webhook_completed", "stream") if key in body}
+        extra = {
+            key: body[key] for key in ("webhook", "webhook_events_filter", "webhook_completed", "stream") if key in body
+        }
         with self._cond:
             self.creates += 1
             record = _Prediction(
@@ -685,7 +694,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return fake._create("version", None, body, prefer, cancel_after)
             if method == "GET":
                 return fake._list(query)
-        elif len(parts) == 5 and parts[0] == "v1" and parts[1] in ("models", "deployments") and parts[4] == "predictions":
+        elif (
+            len(parts) == 5 and parts[0] == "v1" and parts[1] in ("models", "deployments") and parts[4] == "predictions"
+        ):
             if method == "POST":
                 target = "model" if parts[1] == "models" else "deployment"
                 return fake._create(target, f"{parts[2]}/{parts[3]}", body, prefer, cancel_after)

@@ -17,9 +17,7 @@ PACKAGE = Path(replicate_min.__file__).parent
 
 def test_all_matches_the_real_exports() -> None:
     public = {
-        name
-        for name, value in vars(replicate_min).items()
-        if not name.startswith("_") and not inspect.ismodule(value)
+        name for name, value in vars(replicate_min).items() if not name.startswith("_") and not inspect.ismodule(value)
     }
     lazy = {"predictions", "__version__"}
     assert set(replicate_min.__all__) == public | lazy

@@ -1,0 +1,129 @@
+"""Error mapping: API errors, bodies that are not JSON, and no stdlib exception escaping."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import pytest
+
+from replicate_min import (
+    APIConnectionError,
+    APITimeoutError,
+    Client,
+    ModelError,
+    Prediction,
+    ReplicateError,
+    ReplicateException,
+    ValidationError,
+)
+from replicate_min.testing import FakeReplicate
+
+
+def test_a_problem_body_fills_every_field(client: Client, fake: FakeReplicate) -> None:
+    body = {"type": "https://errors/x", "title": "Bad", "status": 418, "detail": "teapot", "instance": "/i/1"}
+    fake.fail_next(status=418, body=body)
+    with pytest.raises(ReplicateError) as info:
+        client.predictions.list()
+    error = info.value
+    assert (error.status, error.type, error.title, error.detail, error.instance) == (
+        418,
+        "https://errors/x",
+        "Bad",
+        "teapot",
+        "/i/1",
+    )
+    assert str(error) == (
+        "ReplicateError Details:\ntype: https://errors/x\ntitle: Bad\nstatus: 418\ndetail: teapot\ninstance: /i/1"
+    )
+    assert error.to_dict()["detail"] == "teapot" and '"teapot"' in error.body
+
+
+def test_status_is_the_http_status_not_the_body_field(client: Client, fake: FakeReplicate) -> None:
+    fake.fail_next(status=400, body={"detail": "only detail", "status": "four hundred"})
+    with pytest.raises(ReplicateError) as info:
+        client.predictions.list()
+    assert info.value.status == 400 and info.value.detail == "only detail" and info.value.title is None
+
+
+def test_an_html_error_page_still_gives_status_and_excerpt(client: Client, fake: FakeReplicate) -> None:
+    fake.fail_next("html", status=502, method="POST")
+    with pytest.raises(ReplicateError) as info:
+        client.predictions.create(model="replicate-min/echo", input={})
+    assert info.value.status == 502
+    assert info.value.detail is not None and "Bad Gateway" in info.value.detail
+    assert fake.creates == 0
+
+
+def test_an_empty_error_body(client: Client, fake: FakeReplicate) -> None:
+    fake.fail_next(status=404, body=b"")
+    with pytest.raises(ReplicateError) as info:
+        client.predictions.get("x")
+    assert info.value.status == 404 and info.value.detail is None
+
+
+@pytest.mark.parametrize("kind", ["truncated", "not_object"])
+def test_a_malformed_success_body_is_a_validation_error(client: Client, fake: FakeReplicate, kind: str) -> None:
+    prediction = client.predictions.create(model="replicate-min/echo", input={})
+    fake.fail_next(kind)
+    with pytest.raises(ValidationError):
+        client.predictions.get(prediction.id)
+
+
+def test_a_server_that_is_down_gives_a_connection_error(fake: FakeReplicate) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = Client(api_token="r8_x", base_url=f"http://127.0.0.1:{port}", max_retries=1, retry_backoff=0.01)
+    with pytest.raises(APIConnectionError) as info:
+        client.predictions.get("x")
+    assert info.value.sent is False
+    assert isinstance(info.value.__cause__, ConnectionRefusedError)
+
+
+def test_a_server_that_never_answers_times_out(fake: FakeReplicate) -> None:
+    client = Client(api_token=fake.token, base_url=fake.base_url, timeout=0.3, max_retries=0)
+    fake.fail_next("hang", seconds=5)
+    with pytest.raises(APITimeoutError) as info:
+        client.predictions.list()
+    assert info.value.sent is True and isinstance(info.value, APIConnectionError)
+    client.close()
+
+
+def test_a_dropped_connection_gives_a_connection_error(fake: FakeReplicate) -> None:
+    client = Client(api_token=fake.token, base_url=fake.base_url, max_retries=0)
+    fake.fail_next("drop")
+    with pytest.raises(APIConnectionError) as info:
+        client.predictions.list()
+    assert info.value.sent is True
+    client.close()
+
+
+def test_a_reply_that_is_not_http(fake: FakeReplicate) -> None:
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        client = Client(api_token="r8_x", base_url=f"http://127.0.0.1:{server.getsockname()[1]}", max_retries=0)
+        import threading
+
+        def answer() -> None:
+            conn, _ = server.accept()
+            conn.recv(65536)
+            conn.sendall(b"SSH-2.0-OpenSSH_9.0\r\n\r\n")
+            conn.close()
+
+        threading.Thread(target=answer, daemon=True).start()
+        with pytest.raises(APIConnectionError, match="did not answer in HTTP"):
+            client.predictions.list()
+
+
+def test_model_error_carries_the_prediction() -> None:
+    prediction = Prediction(id="p", status="failed", error="out of memory")
+    error = ModelError(prediction)
+    assert error.prediction is prediction and str(error) == "out of memory"
+    assert str(ModelError(Prediction(id="p", status="failed"))) == "prediction p failed"
+
+
+@pytest.mark.parametrize("cls", [ReplicateError, ModelError, APIConnectionError, ValidationError])
+def test_every_error_is_a_replicate_exception(cls: Any) -> None:
+    assert issubclass(cls, ReplicateException)
