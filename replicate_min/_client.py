@@ -13,13 +13,13 @@ import threading
 from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import urlsplit
 
-from ._exceptions import ReplicateError, ReplicateException, ValidationError, excerpt
+from ._exceptions import ReplicateError, ReplicateException, StreamError, ValidationError, excerpt
 from ._prediction import Predictions, _check_seconds
 from ._urls import is_loopback, origin_of
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from ._transport import Transport
+    from ._transport import StreamResponse, Transport
 
 __all__ = ["DEFAULT_BASE_URL", "Client", "default_client"]
 
@@ -96,6 +96,8 @@ class Client:
         ssl_context: an ``ssl.SSLContext`` for HTTPS; else the system's verified default.
         proxy: a proxy URL for every request; else ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY``.
         allow_http: permit a plain ``http://`` base URL to a host that is not loopback.
+        stream_idle_timeout: seconds an event stream may stay silent (not even a
+            keep-alive comment) before it is reconnected.
     """
 
     def __init__(
@@ -112,6 +114,7 @@ class Client:
         ssl_context: Any = None,
         proxy: Optional[str] = None,
         allow_http: bool = False,
+        stream_idle_timeout: Optional[float] = 60.0,
     ) -> None:
         if api_token is not None and not isinstance(api_token, str):
             raise TypeError("api_token must be a string")
@@ -123,8 +126,11 @@ class Client:
         for name, value in (("timeout", timeout), ("connect_timeout", connect_timeout)):
             if value is not None:
                 _check_seconds(name, value)
+        if stream_idle_timeout is not None:
+            _check_seconds("stream_idle_timeout", stream_idle_timeout)
         self.timeout = timeout
         self.connect_timeout = connect_timeout
+        self.stream_idle_timeout = stream_idle_timeout
         if poll_interval is None:
             env = os.environ.get("REPLICATE_POLL_INTERVAL")
             try:
@@ -246,6 +252,24 @@ class Client:
             read_timeout=read_timeout,
         )
         return decode_json(response.status, response.body, url)
+
+    def _open_stream(self, url: str, headers: dict[str, str], idle_timeout: Optional[float]) -> StreamResponse:
+        """Opens an event stream; raises ``ReplicateError`` for an error status, ``StreamError`` if it is not SSE."""
+        extra = {"Accept": "text/event-stream", "Cache-Control": "no-store", **headers}
+        response: StreamResponse = self.transport.send(
+            "GET", url, self._headers_for(url, extra), resend_safe=True, read_timeout=idle_timeout, stream=True
+        )
+        if response.status >= 400:
+            try:
+                body = response.read()
+            finally:
+                response.close()
+            raise error_from_response(response.status, body)
+        content_type = response.headers.get("content-type", "")
+        if content_type.split(";")[0].strip().lower() != "text/event-stream":
+            response.close()
+            raise StreamError(f"expected an event stream from {url}, got content type {content_type!r}")
+        return response
 
 
 _default: Optional[Client] = None

@@ -11,14 +11,17 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, Iterable, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, AsyncIterator, ClassVar, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from . import _log
-from ._exceptions import ReplicateException, ValidationError, WaitTimeoutError, excerpt
+from ._exceptions import ModelError, ReplicateError, ReplicateException, ValidationError, WaitTimeoutError, excerpt
 from ._pagination import Page, parse_page
+from ._sse import DEFAULT_MAX_EVENT_SIZE
 
 if TYPE_CHECKING:
     from ._client import Client
+    from ._sse import ServerSentEvent
+    from ._streaming import EventStream
 
 __all__ = [
     "KNOWN_STATUSES",
@@ -244,6 +247,130 @@ class Prediction:
         while self.status not in TERMINAL_STATUSES:
             await asyncio.sleep(_next_sleep(interval, deadline, self))
             await self.async_reload()
+
+    # -- output as it is made -------------------------------------------------------
+
+    def stream(
+        self,
+        *,
+        idle_timeout: Union[float, ellipsis, None] = ...,  # noqa: F821
+        max_reconnects: int = 5,
+        max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+    ) -> EventStream:
+        """Streams the prediction's server-sent events as they arrive; ends after ``done``.
+
+        Output events are ``str(event)``-able to their text; ``logs`` events carry log
+        lines. A dropped or silent connection is resumed with ``Last-Event-ID``, and no
+        event id is yielded twice. Close the returned iterator (or leave its ``with``
+        block, or just stop iterating) to drop the connection.
+
+        Args:
+            idle_timeout: seconds of silence before reconnecting; defaults to the
+                client's ``stream_idle_timeout``.
+            max_reconnects: how often a broken stream is resumed before giving up.
+            max_event_size: the longest event (in characters) accepted.
+
+        Raises:
+            ReplicateError: the prediction has no stream URL (the model does not support
+                streaming), or the stream URL answered with an error status.
+            StreamError: the model reported an ``error`` event (``.detail``), or the
+                stream broke beyond repair.
+        """
+        from ._streaming import EventStream
+
+        client = self._bound()
+        url = (self.urls or {}).get("stream")
+        if not url:
+            raise ReplicateError(
+                title="Streaming not supported",
+                detail=f"prediction {self.id} has no stream URL: the model does not support streaming",
+            )
+        if isinstance(max_reconnects, bool) or not isinstance(max_reconnects, int) or max_reconnects < 0:
+            raise ValueError(f"max_reconnects must be a whole number, 0 or more, got {excerpt(max_reconnects)}")
+        if isinstance(idle_timeout, type(...)):
+            idle_timeout = client.stream_idle_timeout
+        elif idle_timeout is not None:
+            _check_seconds("idle_timeout", idle_timeout)
+
+        def finished() -> bool:
+            self.reload()
+            return self.done
+
+        return EventStream(
+            client,
+            url,
+            idle_timeout=idle_timeout,
+            max_reconnects=max_reconnects,
+            is_finished=finished,
+            max_event_size=max_event_size,
+        )
+
+    def async_stream(
+        self,
+        *,
+        idle_timeout: Union[float, ellipsis, None] = ...,  # noqa: F821
+        max_reconnects: int = 5,
+        max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+    ) -> AsyncIterator[ServerSentEvent]:
+        """Async ``stream``: ``async for event in prediction.async_stream()``.
+
+        Each stream reads on a thread of its own, so waiting streams never starve the
+        event loop's shared executor. Leaving the loop or cancelling the task closes it.
+        """
+        from ._streaming import iterate_in_thread
+
+        return iterate_in_thread(
+            lambda: self.stream(idle_timeout=idle_timeout, max_reconnects=max_reconnects, max_event_size=max_event_size)
+        )
+
+    def output_iterator(self) -> Iterator[Any]:
+        """Yields each new item of a list output as it appears, polling at the client's interval.
+
+        A non-list output is yielded once, at the end. Ends on any terminal status.
+
+        Raises:
+            ModelError: the prediction failed (after yielding what it had produced).
+        """
+        interval = self._bound().poll_interval
+        count = 0
+        while True:
+            new, count = _new_items(self.output, count, self.done)
+            yield from new
+            if self.done:
+                break
+            time.sleep(interval)
+            self.reload()
+        if self.status == "failed":
+            raise ModelError(self)
+
+    async def async_output_iterator(self) -> AsyncIterator[Any]:
+        """Async ``output_iterator``: sleeps on the event loop between polls, holding no thread."""
+        import asyncio
+
+        interval = self._bound().poll_interval
+        count = 0
+        while True:
+            new, count = _new_items(self.output, count, self.done)
+            for item in new:
+                yield item
+            if self.done:
+                break
+            await asyncio.sleep(interval)
+            await self.async_reload()
+        if self.status == "failed":
+            raise ModelError(self)
+
+
+def _new_items(output: Any, count: int, done: bool) -> Tuple[List[Any], int]:
+    """The items of ``output`` past the first ``count``, and the new count.
+
+    A list grows as the model works; any other output is complete only once ``done``.
+    """
+    if isinstance(output, list):
+        return output[count:], max(count, len(output))
+    if done and output is not None and count == 0:
+        return [output], 1
+    return [], count
 
 
 def _deadline(timeout: Optional[float]) -> Optional[float]:

@@ -64,6 +64,7 @@ class _PooledResponse(http.client.HTTPResponse):
 
     release: Optional[Callable[[bool], None]] = None
     reusable = True
+    sock: Any = None
     code: int
     url: str
 
@@ -212,6 +213,7 @@ class _KeepAliveHandler(urllib.request.AbstractHTTPHandler):
             break
         assert isinstance(response, _PooledResponse)
         response.release = lambda reusable: self._release(key, conn, reusable)
+        response.sock = conn.sock
         response.url = req.get_full_url()
         response.msg = response.reason  # type: ignore[assignment]  # what urllib's do_open does
         response.code = response.status
@@ -275,6 +277,15 @@ class StreamResponse:
 
     def close(self) -> None:
         self._response.close()
+
+    def abort(self) -> None:
+        """Breaks the connection from any thread, waking a ``read1`` blocked on it."""
+        sock = self._response.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 class Transport:

@@ -273,6 +273,12 @@ class FakeReplicate:
                 setattr(record, name, value)
             self._cond.notify_all()
 
+    @property
+    def open_connections(self) -> int:
+        """TCP connections open now (``connections`` counts every one ever accepted)."""
+        with self._cond:
+            return len(self._sockets)
+
     # -- life cycle ---------------------------------------------------------------
 
     @property
@@ -738,8 +744,13 @@ class _Handler(BaseHTTPRequestHandler):
                         fake._cond.wait(fake.keepalive_interval)
                     events = record.events[position:]
                     stopping = fake._stopping.is_set()
+                    finished = record.done and not events
                 if stopping:
                     return self._drop()
+                if finished:  # nothing more will come
+                    self.wfile.write(b"0\r\n\r\n")
+                    self.wfile.flush()
+                    return
                 if not events:
                     self._chunk(b": keep-alive\n\n")
                     continue
@@ -747,7 +758,9 @@ class _Handler(BaseHTTPRequestHandler):
                     if fault is not None and sent >= fault.after:
                         return self._stream_fault(fault)
                     position += 1
-                    lines = "".join(f"data: {line}\n" for line in data.split("\n"))
+                    # SSE has no way to carry a CR: every line break becomes a new data line.
+                    breaks = data.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+                    lines = "".join(f"data: {line}\n" for line in breaks)
                     self._chunk(f"event: {event}\nid: {position}\n{lines}\n".encode())
                     sent += 1
                     if event == "done":

@@ -1,0 +1,348 @@
+"""Prediction.stream / output_iterator and their async twins, over real HTTP to the fake."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import tracemalloc
+from typing import Any, Iterator, List
+
+import pytest
+
+from replicate_min import Client, ModelError, Prediction, ReplicateError, ServerSentEvent, StreamError
+from replicate_min.testing import FakeReplicate
+
+
+def outputs(events: List[ServerSentEvent]) -> List[str]:
+    return [e.data for e in events if e.event == "output"]
+
+
+def wait_until(condition: Any, seconds: float = 3.0) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()  # type: ignore[no-any-return]
+
+
+def test_stream_yields_output_logs_and_done(client: Client, fake: FakeReplicate) -> None:
+    prediction = client.predictions.create(model="replicate-min/tokens", input={"prompt": "a b\u2028c"})
+    events = list(prediction.stream())
+    assert outputs(events) == ["a", " b\u2028c"]
+    assert [e.event for e in events] == ["output", "logs", "output", "logs", "done"]
+    assert [e.id for e in events] == ["1", "2", "3", "4", "5"]
+    assert "".join(str(e) for e in events) == "a b\u2028c"
+    request = next(r for r in fake.requests if r.path.startswith("/v1/streams/"))
+    assert request.headers["accept"] == "text/event-stream"
+    assert request.headers["cache-control"] == "no-store"
+
+
+def test_multi_line_output_survives(client: Client, fake: FakeReplicate) -> None:
+    fake.add_model("test/lines", lambda input: ["line one\nline two\r\n", "\n\nend", "cr\ronly"])
+    prediction = client.predictions.create(model="test/lines", input={})
+    # SSE cannot carry CR: a CRLF or lone CR in the output arrives as LF.
+    assert outputs(list(prediction.stream())) == ["line one\nline two\n", "\n\nend", "cr\nonly"]
+
+
+def test_the_first_event_arrives_before_the_second_is_sent(client: Client, fake: FakeReplicate) -> None:
+    release = threading.Event()
+
+    def gated(input: Any) -> Iterator[str]:
+        yield "first"
+        release.wait(10)
+        yield "second"
+
+    fake.add_model("test/gated", gated)
+    prediction = client.predictions.create(model="test/gated", input={})
+    stream = prediction.stream()
+    first = next(stream)
+    assert first.data == "first" and not release.is_set()  # the server cannot have sent "second"
+    release.set()
+    assert outputs(list(stream)) == ["second"]
+
+
+def test_an_error_event_raises_stream_error_with_its_detail(client: Client) -> None:
+    prediction = client.predictions.create(model="replicate-min/fail", input={})
+    with pytest.raises(StreamError) as info:
+        list(prediction.stream())
+    assert info.value.detail == "the model failed on purpose"
+
+
+def test_no_stream_url_is_a_replicate_error(client: Client) -> None:
+    prediction = Prediction(id="x", status="starting", urls={"get": "g"}, _client=client)
+    with pytest.raises(ReplicateError, match="does not support streaming"):
+        prediction.stream()
+
+
+def test_a_stream_url_answering_an_error_status_is_a_replicate_error(client: Client, fake: FakeReplicate) -> None:
+    prediction = Prediction(
+        id="x", status="starting", urls={"stream": fake.base_url + "/v1/streams/nope"}, _client=client
+    )
+    with pytest.raises(ReplicateError) as info:
+        list(prediction.stream())
+    assert info.value.status == 404
+
+
+def test_a_stream_url_that_is_not_sse_is_a_stream_error(client: Client, fake: FakeReplicate) -> None:
+    prediction = Prediction(
+        id="x", status="starting", urls={"stream": fake.base_url + "/v1/predictions"}, _client=client
+    )
+    with pytest.raises(StreamError, match="application/json"):
+        list(prediction.stream())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [({"idle_timeout": -1}, ValueError), ({"max_reconnects": -1}, ValueError), ({"idle_timeout": "1"}, TypeError)],
+)
+def test_bad_stream_arguments(client: Client, kwargs: Any, error: type[Exception]) -> None:
+    prediction = client.predictions.create(model="replicate-min/echo", input={})
+    with pytest.raises(error):
+        prediction.stream(**kwargs)
+
+
+@pytest.mark.parametrize("kind", ["drop", "garbage"])
+def test_a_broken_stream_resumes_with_last_event_id_and_no_duplicates(
+    client: Client, fake: FakeReplicate, kind: str
+) -> None:
+    fake.stream_fault(kind, after=3)
+    prediction = client.predictions.create(model="replicate-min/tokens", input={"prompt": "a b c d e"})
+    events = list(prediction.stream())
+    assert outputs(events) == ["a", " b", " c", " d", " e"]
+    ids = [e.id for e in events]
+    assert len(ids) == len(set(ids))
+    streams = [r for r in fake.requests if r.path.startswith("/v1/streams/")]
+    assert len(streams) == 2 and streams[1].headers["last-event-id"] == "3"
+
+
+def test_a_silent_stream_is_resumed_after_the_idle_timeout(client: Client, fake: FakeReplicate) -> None:
+    fake.stream_fault("stall", after=2, seconds=3)
+    prediction = client.predictions.create(model="replicate-min/tokens", input={"prompt": "a b c"})
+    started = time.monotonic()
+    events = list(prediction.stream(idle_timeout=0.3))
+    assert time.monotonic() - started < 2.5
+    assert outputs(events) == ["a", " b", " c"]
+    streams = [r for r in fake.requests if r.path.startswith("/v1/streams/")]
+    assert streams[-1].headers["last-event-id"] == "2"
+
+
+def test_keep_alive_comments_hold_off_the_idle_timeout(fake: FakeReplicate) -> None:
+    fake.keepalive_interval = 0.1
+    client = Client(api_token=fake.token, base_url=fake.base_url)
+
+    def slow(input: Any) -> Iterator[Any]:
+        time.sleep(0.8)
+        yield "late"
+
+    fake.add_model("test/slow", slow)
+    prediction = client.predictions.create(model="test/slow", input={})
+    assert outputs(list(prediction.stream(idle_timeout=0.4, max_reconnects=0))) == ["late"]
+    client.close()
+
+
+def test_a_stream_that_never_comes_back_gives_up(client: Client, fake: FakeReplicate) -> None:
+    fake.stream_fault("drop", after=1, times=10)
+    prediction = client.predictions.create(model="replicate-min/tokens", input={"prompt": "a b c d e f"})
+    with pytest.raises(StreamError, match="2 reconnects"):
+        list(prediction.stream(max_reconnects=2))
+
+
+def test_an_oversized_line_is_a_stream_error(client: Client, fake: FakeReplicate) -> None:
+    fake.stream_fault("oversized", after=1, size=200_000)
+    prediction = client.predictions.create(model="replicate-min/tokens", input={"prompt": "a b"})
+    with pytest.raises(StreamError, match="max_event_size"):
+        list(prediction.stream(max_event_size=100_000))
+
+
+def test_a_stream_ending_without_done_on_a_finished_prediction_just_ends(client: Client, fake: FakeReplicate) -> None:
+    prediction = client.predictions.create(model="replicate-min/echo", input={"prompt": "x"}, wait=True)
+    fake.update(prediction.id, events=[("output", "x")])  # as if the server never sent done
+    assert outputs(list(prediction.stream())) == ["x"]
+
+
+def test_closing_early_closes_the_connection(client: Client, fake: FakeReplicate) -> None:
+    prediction = client.predictions.create(model="replicate-min/forever", input={})
+    fake.update(prediction.id, events=[("output", "one")])
+    client.close()  # drop the idle pooled connection: the stream's is then the only one
+    assert wait_until(lambda: fake.open_connections == 0)
+    before = 0
+    with prediction.stream() as stream:
+        assert next(stream).data == "one"
+        assert fake.open_connections == before + 1
+    assert wait_until(lambda: fake.open_connections == before)
+    for _event in prediction.stream():  # leaving a for loop early closes it too
+        break
+    assert wait_until(lambda: fake.open_connections == before)
+    prediction.cancel()
+
+
+def test_output_iterator_yields_each_new_item_then_stops(client: Client) -> None:
+    prediction = client.predictions.create(model="replicate-min/tokens", input={"prompt": "a b c"})
+    assert list(prediction.output_iterator()) == ["a", " b", " c"]
+    assert prediction.status == "succeeded"
+
+
+def test_output_iterator_includes_items_present_before_the_call(client: Client) -> None:
+    prediction = client.predictions.create(model="replicate-min/tokens", input={"prompt": "a b"}, wait=True)
+    assert list(prediction.output_iterator()) == ["a", " b"]
+
+
+def test_output_iterator_yields_a_non_list_output_once_at_the_end(client: Client) -> None:
+    prediction = client.predictions.create(model="replicate-min/echo", input={"prompt": "whole"})
+    assert list(prediction.output_iterator()) == ["whole"]
+
+
+def test_output_iterator_raises_model_error_on_failure(client: Client) -> None:
+    prediction = client.predictions.create(model="replicate-min/fail", input={})
+    with pytest.raises(ModelError) as info:
+        list(prediction.output_iterator())
+    assert info.value.prediction is prediction
+
+
+def test_output_iterator_ends_on_cancel_and_abort(client: Client, fake: FakeReplicate) -> None:
+    for status in ("canceled", "aborted"):
+        prediction = client.predictions.create(model="replicate-min/forever", input={})
+        fake.update(prediction.id, status=status)
+        assert list(prediction.output_iterator()) == []
+
+
+def test_async_stream_and_async_output_iterator(client: Client) -> None:
+    async def main() -> tuple[list[str], list[Any]]:
+        first = await client.predictions.async_create(model="replicate-min/tokens", input={"prompt": "x y"})
+        second = await client.predictions.async_create(model="replicate-min/tokens", input={"prompt": "p q"})
+        streamed = [e.data async for e in first.async_stream() if e.event == "output"]
+        polled = [item async for item in second.async_output_iterator()]
+        return streamed, polled
+
+    assert asyncio.run(main()) == (["x", " y"], ["p", " q"])
+
+
+def test_async_output_iterator_raises_model_error(client: Client) -> None:
+    async def main() -> None:
+        prediction = await client.predictions.async_create(model="replicate-min/fail", input={})
+        async for _ in prediction.async_output_iterator():
+            pass
+
+    with pytest.raises(ModelError):
+        asyncio.run(main())
+
+
+def test_breaking_out_of_async_for_closes_the_connection(client: Client, fake: FakeReplicate) -> None:
+    prediction = client.predictions.create(model="replicate-min/forever", input={})
+    fake.update(prediction.id, events=[("output", "one")])
+    client.close()  # drop the idle pooled connection: the stream's is then the only one
+    assert wait_until(lambda: fake.open_connections == 0)
+    before = 0
+
+    async def main() -> None:
+        async for event in prediction.async_stream():
+            assert event.data == "one"
+            break
+        await asyncio.sleep(0.1)
+
+    asyncio.run(main())
+    assert wait_until(lambda: fake.open_connections == before)
+    prediction.cancel()
+
+
+def test_cancelling_the_task_closes_the_connection(client: Client, fake: FakeReplicate) -> None:
+    prediction = client.predictions.create(model="replicate-min/forever", input={})
+    client.close()  # drop the idle pooled connection: the stream's is then the only one
+    assert wait_until(lambda: fake.open_connections == 0)
+    before = 0
+
+    async def main() -> None:
+        async def consume() -> None:
+            async for _ in prediction.async_stream():
+                pass
+
+        task = asyncio.ensure_future(consume())
+        assert await asyncio.to_thread(wait_until, lambda: fake.open_connections == before + 1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert wait_until(lambda: fake.open_connections == before)
+    prediction.cancel()
+
+
+def test_streams_work_across_repeated_event_loops(client: Client) -> None:
+    prediction = client.predictions.create(model="replicate-min/tokens", input={"prompt": "a b"}, wait=True)
+
+    async def collect() -> list[str]:
+        return [e.data async for e in prediction.async_stream() if e.event == "output"]
+
+    for _ in range(3):
+        assert asyncio.run(collect()) == ["a", " b"]
+
+
+def test_ten_streams_and_a_get_progress_together(fake: FakeReplicate) -> None:
+    def one_second(input: Any) -> Iterator[Any]:
+        for i in range(10):
+            time.sleep(0.1)
+            yield str(i)
+
+    fake.add_model("test/one-second", one_second)
+    fake.step = 0
+    client = Client(api_token=fake.token, base_url=fake.base_url)
+
+    async def main() -> tuple[float, float]:
+        predictions = [await client.predictions.async_create(model="test/one-second", input={}) for _ in range(10)]
+        started = time.monotonic()
+
+        async def consume(prediction: Prediction) -> list[str]:
+            return [e.data async for e in prediction.async_stream() if e.event == "output"]
+
+        tasks = [asyncio.ensure_future(consume(p)) for p in predictions]
+        await asyncio.sleep(0.3)
+        asked = time.monotonic()
+        await client.predictions.async_get(predictions[0].id)
+        answered = time.monotonic() - asked
+        results = await asyncio.gather(*tasks)
+        assert all(r == [str(i) for i in range(10)] for r in results)
+        return time.monotonic() - started, answered
+
+    total, answered = asyncio.run(main())
+    assert total < 1.9, total  # ten one-second streams at once, not one after another
+    assert answered < 0.5, answered
+    client.close()
+
+
+def test_streaming_tens_of_megabytes_keeps_memory_flat() -> None:
+    """The fake runs in another process, so only the client's memory is traced."""
+    server = textwrap.dedent(
+        """
+        import sys, time
+        from replicate_min.testing import FakeReplicate
+        fake = FakeReplicate(start_delay=0, step=0)
+        fake.add_model("test/big", lambda input: ("y" * 20_000 for _ in range(1500)))
+        fake.start()
+        print(fake.base_url, fake.token, flush=True)
+        sys.stdin.read()
+        fake.stop()
+        """
+    )
+    process = subprocess.Popen([sys.executable, "-c", server], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        base_url, token = process.stdout.readline().split()
+        client = Client(api_token=token, base_url=base_url)
+        prediction = client.predictions.create(model="test/big", input={})
+        tracemalloc.start()
+        received = 0
+        for event in prediction.stream():
+            if event.event == "output":
+                received += len(event.data)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert received == 30_000_000
+        assert peak < 8 * 1024 * 1024, peak
+        client.close()
+    finally:
+        process.communicate("", timeout=10)
