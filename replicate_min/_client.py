@@ -65,8 +65,11 @@ def error_from_response(status: int, body: bytes) -> ReplicateError:
 
 
 def decode_json(status: int, body: bytes, url: str) -> Any:
-    """The decoded body of a response; raises ``ReplicateError`` for an error status."""
-    if status >= 400:
+    """The decoded body of a response; raises ``ReplicateError`` for an error status.
+
+    A 3xx that reached here was not followed (a redirected POST), so it is an error too.
+    """
+    if status >= 300:
         raise error_from_response(status, body)
     if status == 204 or not body:
         return None

@@ -17,6 +17,7 @@ from . import _log
 from ._exceptions import ModelError, ReplicateError, ReplicateException, ValidationError, WaitTimeoutError, excerpt
 from ._pagination import Page, parse_page
 from ._sse import DEFAULT_MAX_EVENT_SIZE
+from ._urls import path_segment
 
 if TYPE_CHECKING:
     from ._client import Client
@@ -520,9 +521,7 @@ def build_create(
 def _prediction_path(id: Any, suffix: str = "") -> str:
     if not isinstance(id, str) or not id:
         raise TypeError(f"id must be a non-empty prediction id string, got {excerpt(id)}")
-    from urllib.parse import quote
-
-    return f"/v1/predictions/{quote(id, safe='')}{suffix}"
+    return f"/v1/predictions/{path_segment(id)}{suffix}"
 
 
 class Predictions:

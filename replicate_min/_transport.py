@@ -134,6 +134,10 @@ def _is_usable(conn: _Connection) -> bool:
     if sock is None:
         return False
     try:
+        if hasattr(select, "poll"):  # no FD_SETSIZE limit
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return not poller.poll(0)
         readable, _, _ = select.select([sock], [], [], 0)
     except (OSError, ValueError):
         return False
@@ -232,6 +236,8 @@ class _RedirectHandler(urllib.request.HTTPRedirectHandler):
     def redirect_request(
         self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any, newurl: str
     ) -> Optional[urllib.request.Request]:
+        if code in (307, 308) and req.get_method() not in ("GET", "HEAD"):
+            return None  # urllib would raise; the response goes back as an error instead
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
         if new is not None:
             if origin_of(newurl) != origin_of(req.full_url):
@@ -345,7 +351,8 @@ class Transport:
 
         The retry policy: every request is retried on 429 (a throttled request did
         nothing), after ``Retry-After`` or the body's ``retry_after`` (capped), and when
-        the connection could not be opened (nothing was sent). A ``resend_safe`` request
+        the connection was refused, reset or timed out while opening (nothing was sent;
+        a DNS or TLS certificate failure is not retried). A ``resend_safe`` request
         (GET, cancel) is also retried on 500, 502, 503, 504 and on connection failures.
         A request that is not (create) is never repeated once it may have reached the
         server, so a retry can never create a duplicate prediction. Other delays are
@@ -362,7 +369,11 @@ class Transport:
             try:
                 result = self._send_once(method, url, headers, body, timeout, resend_safe, stream)
             except APIConnectionError as exc:
-                if attempt >= self.max_retries or (exc.sent and not resend_safe):
+                if exc.sent:
+                    retryable = resend_safe
+                else:  # refused, reset or timed out while connecting: worth another try; DNS or TLS: not
+                    retryable = isinstance(exc.__cause__, (ConnectionError, socket.timeout, TimeoutError))
+                if attempt >= self.max_retries or not retryable:
                     raise
                 _log.debug("retrying %s %s after %s", method, url, exc)
             else:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
-__all__ = ["is_loopback", "origin_of"]
+__all__ = ["is_loopback", "origin_of", "path_segment"]
 
 
 def origin_of(url: str) -> tuple[str, str, int]:
@@ -24,3 +24,8 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def path_segment(text: str) -> str:
+    """``text`` escaped to stand as one path segment (``/``, ``?`` and ``#`` included)."""
+    return quote(text, safe="")

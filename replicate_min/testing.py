@@ -160,6 +160,8 @@ class FakeReplicate:
         step: seconds between a model's outputs (and a single-output model's run time).
         page_size: predictions per page of ``GET /v1/predictions``.
         keepalive_interval: seconds between ``: keep-alive`` comments on an idle stream.
+        host, port: where to listen (port 0 picks a free one).
+        ssl_context: a server-side ``ssl.SSLContext`` to serve HTTPS instead of HTTP.
     """
 
     def __init__(
@@ -171,6 +173,8 @@ class FakeReplicate:
         page_size: int = 100,
         keepalive_interval: float = 1.0,
         host: str = "127.0.0.1",
+        port: int = 0,
+        ssl_context: Any = None,
     ) -> None:
         self.token = token or "r8_fake_" + secrets.token_hex(12)
         self.start_delay = start_delay
@@ -181,6 +185,8 @@ class FakeReplicate:
         self.creates = 0
         self.requests: List[Request] = []
         self._host = host
+        self._port = port
+        self._ssl_context = ssl_context
         self._models: Dict[str, ModelFunction] = {}
         self._versions: Dict[str, str] = {}
         self._deployments: Dict[str, str] = {}
@@ -263,6 +269,16 @@ class FakeReplicate:
         with self._cond:
             self._stream_faults.append(_StreamFault(kind, after, seconds, size, times))
 
+    def reset_connections(self) -> None:
+        """Closes every open connection from the server's side, as a server restart or an idle timeout would."""
+        with self._cond:
+            sockets = list(self._sockets)
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
     def update(self, prediction_id: str, **fields: Any) -> None:
         """Overwrites fields of a stored prediction (e.g. ``status="aborted"``) for a test."""
         with self._cond:
@@ -287,12 +303,17 @@ class FakeReplicate:
             raise RuntimeError("the fake server is not started")
         host, port = self._server.server_address[:2]
         host = host.decode() if isinstance(host, bytes) else host
-        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        if self._ssl_context is not None and host == "127.0.0.1":
+            host = "localhost"  # the name a test certificate is issued to
+        scheme = "https" if self._ssl_context is not None else "http"
+        return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
     def start(self) -> FakeReplicate:
         handler = type("_BoundHandler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer((self._host, 0), handler)
+        self._server = ThreadingHTTPServer((self._host, self._port), handler)
         self._server.daemon_threads = True
+        if self._ssl_context is not None:
+            self._server.socket = self._ssl_context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), name="fake-replicate", daemon=True
         )

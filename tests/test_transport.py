@@ -1,0 +1,374 @@
+"""Transport: keep-alive, concurrency, retries, timeouts, redirects, TLS, proxies, logging."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import socket
+import ssl
+import threading
+import time
+from typing import Any, Iterator
+
+import pytest
+
+from replicate_min import APIConnectionError, APITimeoutError, Client, ReplicateError
+from replicate_min._transport import MAX_RETRY_AFTER, _retry_after
+from replicate_min.testing import FakeReplicate
+from tests.proxy import Proxy
+
+ECHO = "replicate-min/echo"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# -- connections -------------------------------------------------------------------
+
+
+def test_thirty_sequential_gets_use_one_connection(client: Client, fake: FakeReplicate) -> None:
+    prediction = client.predictions.create(model=ECHO, input={})
+    for _ in range(30):
+        client.predictions.get(prediction.id)
+    assert fake.connections == 1
+
+
+def test_a_connection_the_server_closed_is_replaced_for_gets_and_creates(client: Client, fake: FakeReplicate) -> None:
+    prediction = client.predictions.create(model=ECHO, input={})
+    for call in (
+        lambda: client.predictions.get(prediction.id),
+        lambda: client.predictions.create(model=ECHO, input={}),
+    ):
+        fake.reset_connections()
+        time.sleep(0.05)
+        call()
+    assert fake.creates == 2 and fake.connections == 3
+
+
+def test_one_client_shared_by_sixteen_threads(fake: FakeReplicate) -> None:
+    client = Client(api_token=fake.token, base_url=fake.base_url)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(5):
+                prediction = client.predictions.create(model=ECHO, input={"prompt": "x"})
+                assert client.predictions.get(prediction.id).id == prediction.id
+        except BaseException as exc:  # collected, then asserted on
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert fake.creates == 80
+    assert fake.connections <= 16
+    client.close()
+
+
+def test_one_client_shared_by_a_hundred_tasks(fake: FakeReplicate) -> None:
+    client = Client(api_token=fake.token, base_url=fake.base_url)
+
+    async def one(i: int) -> str:
+        prediction = await client.predictions.async_create(model=ECHO, input={"prompt": str(i)})
+        return (await client.predictions.async_get(prediction.id)).input["prompt"]  # type: ignore[index]
+
+    async def main() -> list[str]:
+        return await asyncio.gather(*(one(i) for i in range(100)))
+
+    assert asyncio.run(main()) == [str(i) for i in range(100)]
+    assert fake.creates == 100
+    assert fake.connections <= 32  # bounded by the worker threads, not by the tasks
+    client.close()
+
+
+# -- retries -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("headers", [{}, {"Retry-After": "0"}, {"Retry-After": "0.1"}])
+def test_429_is_retried_even_for_a_create(client: Client, fake: FakeReplicate, headers: dict[str, str]) -> None:
+    fake.fail_next(status=429, headers=headers, body={"detail": "Request was throttled."}, method="POST")
+    prediction = client.predictions.create(model=ECHO, input={"prompt": "x"})
+    assert prediction.input == {"prompt": "x"}
+    assert fake.creates == 1 and len(fake.requests) == 2
+
+
+def test_retry_after_as_an_http_date_is_honoured(client: Client, fake: FakeReplicate) -> None:
+    fake.fail_next(status=429, headers={"Retry-After": email.utils.formatdate(time.time() + 2, usegmt=True)})
+    started = time.monotonic()
+    client.predictions.list()
+    assert 0.9 <= time.monotonic() - started < 5
+
+
+def test_a_body_retry_after_is_honoured(client: Client, fake: FakeReplicate) -> None:
+    fake.fail_next(status=429, body={"detail": "Request was throttled.", "retry_after": 1})
+    started = time.monotonic()
+    client.predictions.list()
+    assert 0.9 <= time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "expected"),
+    [
+        ({"retry-after": "3"}, b"", 3.0),
+        ({"retry-after": "1.5"}, b"", 1.5),
+        ({"retry-after": "3600"}, b"", MAX_RETRY_AFTER),
+        ({"retry-after": "-5"}, b"", 0.0),
+        ({"retry-after": "soon"}, b"", None),
+        ({"retry-after": "nan"}, b"", None),
+        ({}, b'{"retry_after": 5}', 5.0),
+        ({}, b'{"retry_after": "5"}', None),
+        ({}, b"<html>", None),
+        ({}, b"", None),
+        ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, b"", 0.0),
+    ],
+)
+def test_retry_after_parsing(headers: dict[str, str], body: bytes, expected: float | None) -> None:
+    assert _retry_after(headers, body) == expected
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_gets_lists_and_cancels_are_retried_on_5xx(client: Client, fake: FakeReplicate, status: int) -> None:
+    prediction = client.predictions.create(model="replicate-min/forever", input={})
+    for call in (
+        lambda: client.predictions.get(prediction.id),
+        lambda: client.predictions.list(),
+        lambda: client.predictions.cancel(prediction.id),
+    ):
+        fake.fail_next(status=status, times=2)
+        call()
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_a_create_is_never_retried_after_a_5xx(client: Client, fake: FakeReplicate, status: int) -> None:
+    fake.fail_next(status=status, method="POST")
+    with pytest.raises(ReplicateError) as info:
+        client.predictions.create(model=ECHO, input={})
+    assert info.value.status == status
+    assert len(fake.requests) == 1
+
+
+def test_a_create_is_never_retried_once_it_may_have_arrived(fake: FakeReplicate) -> None:
+    client = Client(api_token=fake.token, base_url=fake.base_url, timeout=0.3, retry_backoff=0.01)
+    fake.fail_next("drop_after", method="POST")  # created, then the connection drops
+    with pytest.raises(APIConnectionError) as info:
+        client.predictions.create(model=ECHO, input={})
+    assert info.value.sent is True and fake.creates == 1
+    fake.fail_next("hang", seconds=2, method="POST")
+    with pytest.raises(APITimeoutError):
+        client.predictions.create(model=ECHO, input={})
+    assert fake.creates == 1 and [r.method for r in fake.requests].count("POST") == 2
+    client.close()
+
+
+def test_a_create_is_retried_when_the_connection_was_refused(fake: FakeReplicate) -> None:
+    port = free_port()
+    late = FakeReplicate(port=port)
+    client = Client(api_token=late.token, base_url=f"http://127.0.0.1:{port}", max_retries=8, retry_backoff=0.1)
+    timer = threading.Timer(0.3, late.start)
+    timer.start()
+    try:
+        prediction = client.predictions.create(model=ECHO, input={"prompt": "late"})
+        assert prediction.input == {"prompt": "late"} and late.creates == 1
+    finally:
+        timer.join()
+        late.stop()
+        client.close()
+
+
+def test_max_retries_zero_disables_retries(fake: FakeReplicate) -> None:
+    client = Client(api_token=fake.token, base_url=fake.base_url, max_retries=0)
+    fake.fail_next(status=503)
+    with pytest.raises(ReplicateError) as info:
+        client.predictions.list()
+    assert info.value.status == 503 and len(fake.requests) == 1
+    client.close()
+
+
+def test_retries_give_up_after_max_retries(fake: FakeReplicate) -> None:
+    client = Client(api_token=fake.token, base_url=fake.base_url, max_retries=2, retry_backoff=0.01)
+    fake.fail_next(status=429, headers={"Retry-After": "0"}, times=5)
+    with pytest.raises(ReplicateError) as info:
+        client.predictions.list()
+    assert info.value.status == 429 and len(fake.requests) == 3
+    client.close()
+
+
+def test_backoff_grows_exponentially(fake: FakeReplicate) -> None:
+    client = Client(api_token=fake.token, base_url=fake.base_url, max_retries=3, retry_backoff=0.1)
+    fake.fail_next(status=503, times=3)
+    started = time.monotonic()
+    client.predictions.list()
+    # 0.1, 0.2 and 0.4 s, each times a jitter of 0.5 to 1: between 0.35 and 0.7 s
+    assert 0.3 <= time.monotonic() - started < 2
+    client.close()
+
+
+# -- timeouts and redirects ------------------------------------------------------------
+
+
+def test_connect_timeout_applies_to_connecting() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        fillers = []
+        try:  # fill the accept backlog so the next connection attempt hangs
+            for _ in range(8):
+                filler = socket.socket()
+                filler.setblocking(False)
+                filler.connect_ex(listener.getsockname())
+                fillers.append(filler)
+            client = Client(
+                api_token="r8_x",
+                base_url=f"http://127.0.0.1:{listener.getsockname()[1]}",
+                connect_timeout=0.3,
+                max_retries=0,
+            )
+            started = time.monotonic()
+            with pytest.raises(APITimeoutError) as info:
+                client.predictions.list()
+            assert info.value.sent is False
+            assert time.monotonic() - started < 5
+        finally:
+            for filler in fillers:
+                filler.close()
+
+
+def test_a_redirect_to_another_origin_drops_the_token(client: Client, fake: FakeReplicate) -> None:
+    with FakeReplicate(token=fake.token) as other:  # same token: only the header decides
+        fake.fail_next(status=307, headers={"Location": other.base_url + "/v1/predictions"}, body=b"")
+        with pytest.raises(ReplicateError) as info:
+            client.predictions.list()
+        assert info.value.status == 401
+        assert "authorization" not in other.requests[-1].headers
+
+
+def test_a_redirect_within_the_origin_keeps_the_token(client: Client, fake: FakeReplicate) -> None:
+    fake.fail_next(status=302, headers={"Location": fake.base_url + "/v1/predictions"}, body=b"")
+    assert client.predictions.list().results == []
+    assert fake.requests[-1].headers["authorization"] == f"Bearer {fake.token}"
+
+
+def test_a_redirected_create_is_not_followed(client: Client, fake: FakeReplicate) -> None:
+    fake.fail_next(status=307, headers={"Location": fake.base_url + "/v1/predictions"}, body=b"", method="POST")
+    with pytest.raises(ReplicateError) as info:
+        client.predictions.create(model=ECHO, input={})
+    assert info.value.status == 307 and fake.creates == 0
+
+
+# -- TLS -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tls_fake(tmp_path: Any) -> Iterator[tuple[FakeReplicate, Any, str]]:
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(server_context)
+    ca_file = str(tmp_path / "ca.pem")
+    ca.cert_pem.write_to_path(ca_file)
+    with FakeReplicate(ssl_context=server_context) as fake:
+        yield fake, ca, ca_file
+
+
+def test_tls_is_verified_by_default(tls_fake: tuple[FakeReplicate, Any, str]) -> None:
+    fake, _, _ = tls_fake
+    client = Client(api_token=fake.token, base_url=fake.base_url, max_retries=3, retry_backoff=2)
+    assert fake.base_url.startswith("https://localhost:")
+    started = time.monotonic()
+    with pytest.raises(APIConnectionError) as info:
+        client.predictions.list()
+    assert time.monotonic() - started < 1  # not retried: a certificate will not fix itself
+    assert isinstance(info.value.__cause__, ssl.SSLCertVerificationError)
+    assert info.value.sent is False and fake.requests == []
+
+
+def test_a_custom_ssl_context_is_used(tls_fake: tuple[FakeReplicate, Any, str]) -> None:
+    fake, ca, _ = tls_fake
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    client = Client(api_token=fake.token, base_url=fake.base_url, ssl_context=context)
+    for _ in range(3):
+        client.predictions.list()
+    assert fake.connections == 1
+    client.close()
+
+
+def test_ssl_cert_file_is_honoured(tls_fake: tuple[FakeReplicate, Any, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    fake, _, ca_file = tls_fake
+    monkeypatch.setenv("SSL_CERT_FILE", ca_file)
+    client = Client(api_token=fake.token, base_url=fake.base_url)
+    assert client.predictions.list().results == []
+    client.close()
+
+
+# -- proxies ---------------------------------------------------------------------------
+
+
+def test_http_proxy_from_the_environment_with_keep_alive_and_retries(
+    fake: FakeReplicate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Proxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("NO_PROXY", "")
+        client = Client(api_token=fake.token, base_url=fake.base_url, retry_backoff=0.01)
+        fake.fail_next(status=503)
+        for _ in range(3):
+            client.predictions.list()
+        assert [r[0] for r in proxy.requests] == ["GET"] * 4  # one 503 retried, then three
+        assert proxy.requests[0][1] == fake.base_url + "/v1/predictions"
+        assert proxy.connections == 1
+        client.close()
+
+
+def test_no_proxy_bypasses_the_proxy(fake: FakeReplicate, monkeypatch: pytest.MonkeyPatch) -> None:
+    with Proxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        Client(api_token=fake.token, base_url=fake.base_url).predictions.list()
+        assert proxy.requests == [] and len(fake.requests) == 1
+
+
+def test_the_proxy_argument_overrides_the_environment(fake: FakeReplicate, monkeypatch: pytest.MonkeyPatch) -> None:
+    with Proxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+        monkeypatch.setenv("NO_PROXY", "")
+        Client(api_token=fake.token, base_url=fake.base_url, proxy=proxy.url).predictions.list()
+        assert len(proxy.requests) == 1
+
+
+def test_https_through_a_connect_proxy(
+    tls_fake: tuple[FakeReplicate, Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake, ca, _ = tls_fake
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    with Proxy() as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        monkeypatch.setenv("NO_PROXY", "")
+        client = Client(api_token=fake.token, base_url=fake.base_url, ssl_context=context)
+        client.predictions.list()
+        client.predictions.list()
+        assert [r[0] for r in proxy.requests] == ["CONNECT"]  # one tunnel, kept alive
+        assert "authorization" not in proxy.requests[0][2]  # the token travels inside TLS only
+        client.close()
+
+
+# -- logging ---------------------------------------------------------------------------
+
+
+def test_one_debug_line_per_request_response_and_retry_without_the_token(
+    client: Client, fake: FakeReplicate, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.fail_next(status=503)
+    with caplog.at_level(logging.DEBUG, logger="replicate_min"):
+        client.predictions.list()
+    messages = [record.getMessage() for record in caplog.records]
+    assert [m.split()[0] for m in messages] == ["request", "response", "retrying", "request", "response"]
+    assert all(fake.token not in message for message in messages)
