@@ -6,7 +6,13 @@ predictions surface. Importing this package loads no ``urllib.request``,
 """
 
 from typing import Any as _Any
+from typing import AsyncIterator as _AsyncIterator
+from typing import Dict as _Dict
+from typing import Iterator as _Iterator
+from typing import Optional as _Optional
 
+from . import exceptions as exceptions  # public submodules, as in the official client
+from . import webhooks as webhooks
 from ._client import Client, default_client
 from ._exceptions import (
     APIConnectionError,
@@ -19,6 +25,7 @@ from ._exceptions import (
     ValidationError,
     WaitTimeoutError,
 )
+from ._files import File
 from ._pagination import Page, async_paginate, paginate
 from ._prediction import Prediction, Predictions, Progress
 from ._sse import ServerSentEvent
@@ -28,6 +35,7 @@ __all__ = [
     "APIConnectionError",
     "APITimeoutError",
     "Client",
+    "File",
     "ModelError",
     "Page",
     "Prediction",
@@ -42,10 +50,36 @@ __all__ = [
     "WaitTimeoutError",
     "__version__",
     "async_paginate",
+    "async_run",
+    "async_stream",
     "default_client",
     "paginate",
     "predictions",
+    "run",
+    "stream",
 ]
+
+
+def run(ref: str, input: _Optional[_Dict[str, _Any]] = None, **options: _Any) -> _Any:
+    """``default_client().run(...)``: runs a model and returns its output. See ``Client.run``."""
+    return default_client().run(ref, input, **options)
+
+
+async def async_run(ref: str, input: _Optional[_Dict[str, _Any]] = None, **options: _Any) -> _Any:
+    """``default_client().async_run(...)``. See ``Client.run``."""
+    return await default_client().async_run(ref, input, **options)
+
+
+def stream(ref: str, input: _Optional[_Dict[str, _Any]] = None, **options: _Any) -> _Iterator[ServerSentEvent]:
+    """``default_client().stream(...)``: creates a prediction and yields its events."""
+    return default_client().stream(ref, input, **options)
+
+
+def async_stream(
+    ref: str, input: _Optional[_Dict[str, _Any]] = None, **options: _Any
+) -> _AsyncIterator[ServerSentEvent]:
+    """``default_client().async_stream(...)``."""
+    return default_client().async_stream(ref, input, **options)
 
 
 def __getattr__(name: str) -> _Any:

@@ -10,16 +10,20 @@ import json
 import os
 import sys
 import threading
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Optional, Union
 from urllib.parse import urlsplit
 
 from ._exceptions import ReplicateError, ReplicateException, StreamError, ValidationError, excerpt
+from ._files import Files, decode_data_url
 from ._prediction import Predictions, _check_seconds
 from ._urls import is_loopback, origin_of
 from ._version import __version__
+from ._webhooks import Webhooks
 
 if TYPE_CHECKING:
-    from ._transport import StreamResponse, Transport
+    from ._sse import ServerSentEvent
+    from ._streaming import EventStream
+    from ._transport import Response, StreamResponse, Transport
 
 __all__ = ["DEFAULT_BASE_URL", "Client", "default_client"]
 
@@ -161,6 +165,8 @@ class Client:
         self._transport: Optional[Transport] = None
         self._lock = threading.Lock()
         self.predictions = Predictions(self)
+        self.files = Files(self)
+        self.webhooks = Webhooks(self)
 
     def __repr__(self) -> str:
         return f"<Client base_url={self.base_url!r}>"
@@ -242,19 +248,120 @@ class Client:
 
         ``resend_safe=False`` (creates) limits retries to those that cannot repeat the request.
         """
-        url = self._url(path_or_url)
-        all_headers = self._headers_for(url, headers)
         if body is not None:
-            all_headers["Content-Type"] = "application/json"
-        response = self.transport.send(
-            method,
-            url,
-            all_headers,
-            body,
-            resend_safe=resend_safe,
-            read_timeout=read_timeout,
+            headers = {"Content-Type": "application/json", **(headers or {})}
+        response = self._send(
+            method, path_or_url, body=body, headers=headers, read_timeout=read_timeout, resend_safe=resend_safe
         )
-        return decode_json(response.status, response.body, url)
+        return decode_json(response.status, response.body, response.url)
+
+    def _send(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        body: Optional[bytes] = None,
+        headers: Optional[dict[str, str]] = None,
+        read_timeout: Optional[float] = None,
+        resend_safe: bool = True,
+    ) -> Response:
+        """Sends a request and returns the whole response, whatever its status."""
+        url = self._url(path_or_url)
+        return self.transport.send(  # type: ignore[no-any-return]
+            method, url, self._headers_for(url, headers), body, resend_safe=resend_safe, read_timeout=read_timeout
+        )
+
+    def download(self, url: str) -> bytes:
+        """The bytes behind an output URL.
+
+        A ``data:`` URL is decoded locally. An ``http(s):`` URL is fetched; the token
+        goes with it only where ``may_send_token`` allows (Replicate's own hosts).
+
+        Raises:
+            ReplicateError: the server answered with an error status.
+        """
+        if not isinstance(url, str):
+            raise TypeError(f"url must be a string, got {excerpt(url)}")
+        if url.startswith("data:"):
+            return decode_data_url(url)
+        if not url.startswith(("https://", "http://")):
+            raise ValueError(f"url must be a data:, https: or http: URL, got {url[:40]!r}")
+        response = self._send("GET", url, headers={"Accept": "*/*"})
+        if response.status >= 300:
+            raise error_from_response(response.status, response.body)
+        return response.body
+
+    async def async_download(self, url: str) -> bytes:
+        """Async ``download``."""
+        import asyncio
+
+        return await asyncio.to_thread(self.download, url)
+
+    # -- run and stream ------------------------------------------------------------
+
+    def run(
+        self,
+        ref: str,
+        input: Optional[Dict[str, Any]] = None,
+        *,
+        wait: Union[bool, int] = True,
+        timeout: Optional[float] = None,
+        use_file_output: Optional[bool] = None,
+        **params: Any,
+    ) -> Any:
+        """Runs a model and returns its output once the prediction has finished.
+
+        Args:
+            ref: ``owner/name`` (the models endpoint), ``owner/name:version`` or a bare
+                64-hex version id. No request is spent looking the version up.
+            input: the model's inputs; files (``Path``, binary files, ``bytes``) are encoded.
+            wait: hold the create request open up to 60 s (``True``) or N seconds; an
+                answer that is not finished yet is then polled to the end. ``False`` polls.
+            timeout: overall seconds; past it ``WaitTimeoutError`` (the prediction keeps
+                running: pass ``cancel_after=`` to bound it on the server).
+            use_file_output: accepted for compatibility; outputs are always plain JSON
+                (see ``Client.download`` for file URLs).
+            params: any other ``predictions.create`` argument.
+
+        Raises:
+            ModelError: the prediction failed. PredictionCanceledError: it was canceled or
+            aborted. WaitTimeoutError: ``timeout`` passed.
+        """
+        from ._run import run
+
+        return run(self, ref, input, wait, timeout, params)
+
+    async def async_run(
+        self,
+        ref: str,
+        input: Optional[Dict[str, Any]] = None,
+        *,
+        wait: Union[bool, int] = True,
+        timeout: Optional[float] = None,
+        use_file_output: Optional[bool] = None,
+        **params: Any,
+    ) -> Any:
+        """Async ``run``: waits on the event loop between polls, holding no thread."""
+        from ._run import async_run
+
+        return await async_run(self, ref, input, wait, timeout, params)
+
+    def stream(
+        self, ref: str, input: Optional[Dict[str, Any]] = None, *, use_file_output: Optional[bool] = None, **params: Any
+    ) -> EventStream:
+        """Creates a prediction and streams its events (see ``Prediction.stream``); ends after ``done``."""
+        from ._run import parse_ref
+
+        prediction = self.predictions.create(input=input, **parse_ref(ref), **params)
+        return prediction.stream()
+
+    def async_stream(
+        self, ref: str, input: Optional[Dict[str, Any]] = None, *, use_file_output: Optional[bool] = None, **params: Any
+    ) -> AsyncIterator[ServerSentEvent]:
+        """Async ``stream``: ``async for event in client.async_stream(...)``, on a thread of its own."""
+        from ._streaming import iterate_in_thread
+
+        return iterate_in_thread(lambda: self.stream(ref, input, **params))
 
     def _open_stream(self, url: str, headers: dict[str, str], idle_timeout: Optional[float]) -> StreamResponse:
         """Opens an event stream; raises ``ReplicateError`` for an error status, ``StreamError`` if it is not SSE."""

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, ClassVar, Dict, Iterable, 
 
 from . import _log
 from ._exceptions import ModelError, ReplicateError, ReplicateException, ValidationError, WaitTimeoutError, excerpt
+from ._files import encode_files
 from ._pagination import Page, parse_page
 from ._sse import DEFAULT_MAX_EVENT_SIZE
 from ._urls import path_segment
@@ -549,6 +550,7 @@ class Predictions:
         stream: Optional[bool] = None,
         wait: Union[bool, int, None] = None,
         cancel_after: Union[str, int, float, None] = None,
+        file_encoding_strategy: Optional[str] = None,
     ) -> Prediction:
         """Creates a prediction.
 
@@ -563,6 +565,9 @@ class Predictions:
                 prediction finishes (``Prefer: wait``); the read timeout grows to match.
             cancel_after: a deadline such as ``"1h30m"`` or seconds (at least 5),
                 after which the API cancels the prediction.
+            file_encoding_strategy: how ``Path``/binary-file/``bytes`` inputs are sent:
+                ``"base64"`` (inline ``data:`` URLs), ``"url"`` (uploaded to
+                ``/v1/files``), or ``None``: inline up to 256 KB, uploaded above.
 
         Returns:
             The new prediction (possibly not finished even with ``wait``).
@@ -573,6 +578,7 @@ class Predictions:
             APIConnectionError: no answer. A create is never retried once it may
                 have reached the server, so it never creates a duplicate.
         """
+        input = encode_files({} if input is None else input, self._client, file_encoding_strategy)
         path, body, headers, hold = build_create(
             version,
             input,

@@ -177,6 +177,8 @@ class FakeReplicate:
         ssl_context: Any = None,
     ) -> None:
         self.token = token or "r8_fake_" + secrets.token_hex(12)
+        self.webhook_secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+        self.files: Dict[str, Dict[str, Any]] = {}  # id -> the file object, plus "data": bytes
         self.start_delay = start_delay
         self.step = step
         self.page_size = page_size
@@ -268,6 +270,20 @@ class FakeReplicate:
             raise ValueError(f"unknown stream fault {kind!r}; known: {', '.join(_STREAM_FAULT_KINDS)}")
         with self._cond:
             self._stream_faults.append(_StreamFault(kind, after, seconds, size, times))
+
+    def sign_webhook(self, body: Any, *, id: Optional[str] = None, timestamp: Optional[int] = None) -> Dict[str, str]:
+        """The headers Replicate would send with ``body`` (a prediction dict, or raw bytes/str), signed
+        with ``webhook_secret``: for testing your own webhook handler."""
+        from ._webhooks import sign
+
+        data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+        message_id = id or "msg_" + secrets.token_hex(12)
+        stamp = int(time.time()) if timestamp is None else timestamp
+        return {
+            "webhook-id": message_id,
+            "webhook-timestamp": str(stamp),
+            "webhook-signature": sign(id=message_id, timestamp=stamp, body=data, secret=self.webhook_secret),
+        }
 
     def reset_connections(self) -> None:
         """Closes every open connection from the server's side, as a server restart or an idle timeout would."""
@@ -591,6 +607,63 @@ class FakeReplicate:
                 self._finish(record, "canceled")
             return 200, self._json(record), {}
 
+    def _files_route(
+        self, method: str, rest: List[str], content_type: str, raw: bytes
+    ) -> Tuple[int, Any, Dict[str, str]]:
+        if not rest and method == "POST":
+            return self._upload(content_type, raw)
+        record = self.files.get(rest[0]) if rest else None
+        if record is None:
+            return _problem(404, "Not found", "File not found")
+        if len(rest) == 1 and method == "GET":
+            return 200, {k: v for k, v in record.items() if k != "data"}, {}
+        if len(rest) == 1 and method == "DELETE":
+            del self.files[rest[0]]
+            return 204, b"", {}
+        if rest[1:] == ["download"] and method == "GET":
+            return 200, record["data"], {"Content-Type": record["content_type"]}
+        return _problem(405, "Method not allowed", f"{method} is not allowed here")
+
+    def _upload(self, content_type: str, raw: bytes) -> Tuple[int, Any, Dict[str, str]]:
+        from email.parser import BytesParser
+        from email.policy import HTTP
+
+        message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw)
+        if not message.is_multipart():
+            return _problem(400, "Invalid request", "The body must be multipart/form-data")
+        fields: Dict[str, Any] = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            fields[str(name)] = part
+        content = fields.get("content")
+        if content is None or content.get_filename() is None:
+            return _problem(422, "Input validation failed", "- content: a file is required\n")
+        data = content.get_payload(decode=True) or b""
+        if len(data) > 100 * 1024 * 1024:
+            return _problem(413, "Payload too large", "Files must be less than 100MB in size")
+        metadata_part = fields.get("metadata")
+        metadata = json.loads(metadata_part.get_payload(decode=True) or b"{}") if metadata_part is not None else {}
+        file_id = secrets.token_hex(12)
+        now = datetime.now(timezone.utc)
+        record = {
+            "id": file_id,
+            "name": content.get_filename(),
+            "content_type": content.get_content_type(),
+            "size": len(data),
+            "etag": hashlib.md5(data).hexdigest(),
+            "checksums": {"sha256": hashlib.sha256(data).hexdigest(), "md5": hashlib.md5(data).hexdigest()},
+            "metadata": metadata,
+            "created_at": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "expires_at": datetime.fromtimestamp(now.timestamp() + 86400, timezone.utc).strftime(
+                "%Y-%m-%dT%H:%M:%S.%fZ"
+            ),
+            "urls": {"get": f"{self.base_url}/v1/files/{file_id}"},
+            "data": data,
+        }
+        with self._cond:
+            self.files[file_id] = record
+        return 201, {k: v for k, v in record.items() if k != "data"}, {}
+
     def _take_fault(self, method: str, path: str) -> Optional[_Fault]:
         with self._cond:
             for fault in self._faults:
@@ -695,10 +768,12 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(fault.status, page, {"Content-Type": "text/html"})
         if path.startswith("/v1/streams/"):
             return self._stream(path[len("/v1/streams/") :])
-        if self.headers.get("Authorization") != f"Bearer {fake.token}":
+        public = path.startswith("/v1/files/") and path.endswith("/download")  # like replicate.delivery
+        if not public and self.headers.get("Authorization") != f"Bearer {fake.token}":
             return self._send(*_problem(401, "Unauthenticated", "You did not pass a valid authentication token"))
+        self._raw = raw
         try:
-            body = json.loads(raw) if raw else None
+            body = json.loads(raw) if raw and not path.startswith("/v1/files") else None
         except ValueError:
             return self._send(*_problem(400, "Invalid JSON", "The request body is not valid JSON"))
         status, payload, headers = self._route(method, path, split.query, body)
@@ -716,6 +791,10 @@ class _Handler(BaseHTTPRequestHandler):
         parts = path.strip("/").split("/")
         prefer = self.headers.get("Prefer")
         cancel_after = self.headers.get("Cancel-After")
+        if parts == ["v1", "webhooks", "default", "secret"] and method == "GET":
+            return 200, {"key": fake.webhook_secret}, {}
+        if parts[:2] == ["v1", "files"]:
+            return fake._files_route(method, parts[2:], self.headers.get("Content-Type", ""), self._raw)
         if parts == ["v1", "predictions"]:
             if method == "POST":
                 return fake._create("version", None, body, prefer, cancel_after)

@@ -1,0 +1,40 @@
+"""Verifying Replicate webhooks: ``replicate_min.webhooks.validate(headers=..., body=..., secret=...)``.
+
+``replicate_min.webhooks.default.secret()`` fetches the signing secret with the default
+client, as ``replicate.webhooks.default.secret()`` does with the official one (``default``
+is resolved on first use, so it is not in ``__all__``).
+"""
+
+from typing import Any as _Any
+
+from ._webhooks import (
+    InvalidSecretKeyError,
+    InvalidSignatureError,
+    InvalidTimestampError,
+    MissingWebhookBodyError,
+    MissingWebhookHeaderError,
+    WebhookError,
+    WebhookSigningSecret,
+    sign,
+    validate,
+)
+
+__all__ = [
+    "InvalidSecretKeyError",
+    "InvalidSignatureError",
+    "InvalidTimestampError",
+    "MissingWebhookBodyError",
+    "MissingWebhookHeaderError",
+    "WebhookError",
+    "WebhookSigningSecret",
+    "sign",
+    "validate",
+]
+
+
+def __getattr__(name: str) -> _Any:
+    if name == "default":
+        from ._client import default_client
+
+        return default_client().webhooks.default
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

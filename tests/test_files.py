@@ -1,0 +1,138 @@
+"""File inputs (data URLs and uploads), the files namespace, and reading outputs back."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from replicate_min import Client, ReplicateError
+from replicate_min._files import DATA_URL_LIMIT, decode_data_url, multipart
+from replicate_min.testing import FakeReplicate
+
+
+def sent_input(fake: FakeReplicate) -> dict[str, object]:
+    request = next(r for r in reversed(fake.requests) if r.path.endswith("/predictions"))
+    return request.json()["input"]  # type: ignore[no-any-return]
+
+
+def test_small_files_anywhere_in_the_input_become_data_urls(
+    client: Client, fake: FakeReplicate, tmp_path: Path
+) -> None:
+    image = tmp_path / "cat.png"
+    image.write_bytes(b"\x89PNG fake")
+    with open(image, "rb") as handle:
+        client.predictions.create(
+            model="replicate-min/echo",
+            input={
+                "image": image,
+                "nested": {"list": [b"raw", (io.BytesIO(b"io"),)]},
+                "handle": handle,
+                "text": "keep",
+            },
+        )
+    sent = sent_input(fake)
+    assert sent["image"] == "data:image/png;base64," + base64.b64encode(b"\x89PNG fake").decode()
+    assert sent["handle"] == sent["image"]
+    assert sent["nested"] == {
+        "list": ["data:application/octet-stream;base64,cmF3", ["data:application/octet-stream;base64,aW8="]]
+    }
+    assert sent["text"] == "keep"
+    assert fake.files == {}
+
+
+def test_large_files_are_uploaded_and_replaced_by_their_url(
+    client: Client, fake: FakeReplicate, tmp_path: Path
+) -> None:
+    big = tmp_path / "big.wav"
+    big.write_bytes(b"w" * (DATA_URL_LIMIT + 1))
+    client.predictions.create(model="replicate-min/echo", input={"audio": big})
+    [stored] = fake.files.values()
+    assert sent_input(fake)["audio"] == stored["urls"]["get"]
+    assert stored["name"] == "big.wav" and stored["content_type"] in ("audio/x-wav", "audio/wav")
+    assert stored["data"] == big.read_bytes()
+
+
+@pytest.mark.parametrize(("strategy", "uploads"), [("base64", 0), ("url", 1)])
+def test_the_strategy_can_be_forced(client: Client, fake: FakeReplicate, strategy: str, uploads: int) -> None:
+    size = DATA_URL_LIMIT + 1 if strategy == "base64" else 10
+    client.predictions.create(model="replicate-min/echo", input={"f": b"x" * size}, file_encoding_strategy=strategy)
+    assert len(fake.files) == uploads
+    assert str(sent_input(fake)["f"]).startswith("data:" if strategy == "base64" else "http")
+
+
+def test_bad_file_inputs(client: Client, fake: FakeReplicate, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="cannot be read"):
+        client.predictions.create(model="replicate-min/echo", input={"f": tmp_path / "missing.png"})
+    text = tmp_path / "t.txt"
+    text.write_text("x")
+    with open(text) as handle, pytest.raises(TypeError, match="binary"):
+        client.predictions.create(model="replicate-min/echo", input={"f": handle})
+    with pytest.raises(ValueError, match="file_encoding_strategy"):
+        client.predictions.create(model="replicate-min/echo", input={}, file_encoding_strategy="inline")
+    assert fake.requests == []
+
+
+def test_files_namespace_create_get_delete(client: Client, fake: FakeReplicate) -> None:
+    created = client.files.create(b"abc", filename='we"ird name.txt', metadata={"k": "v"})
+    assert created.name == 'we"ird name.txt' and created.size == 3 and created.metadata == {"k": "v"}
+    assert created.content_type == "text/plain" and created.checksums["md5"]
+    assert client.files.get(created.id) == created
+    client.files.delete(created.id)
+    with pytest.raises(ReplicateError) as info:
+        client.files.get(created.id)
+    assert info.value.status == 404
+
+    async def main() -> str:
+        made = await client.files.async_create(io.BytesIO(b"async"), filename="a.bin")
+        got = await client.files.async_get(made.id)
+        await client.files.async_delete(made.id)
+        return got.name or ""
+
+    assert asyncio.run(main()) == "a.bin"
+
+
+def test_files_namespace_refuses_bad_arguments(client: Client) -> None:
+    with pytest.raises(TypeError):
+        client.files.create("not a file")
+    with pytest.raises(TypeError):
+        client.files.get("")
+
+
+def test_multipart_body_is_well_formed() -> None:
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    body, content_type = multipart({"content": ("a.txt", "text/plain", b"hi\r\n--x"), "metadata": json.dumps({})})
+    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
+    parts = list(message.iter_parts())  # type: ignore[attr-defined]
+    assert parts[0].get_filename() == "a.txt" and parts[0].get_payload(decode=True) == b"hi\r\n--x"
+    assert parts[1].get_payload(decode=True) == b"{}"
+
+
+def test_download_decodes_data_urls_locally(client: Client, fake: FakeReplicate) -> None:
+    assert client.download("data:image/png;base64," + base64.b64encode(b"png").decode()) == b"png"
+    assert client.download("data:,hello%20world") == b"hello world"
+    assert fake.requests == []
+    with pytest.raises(ValueError, match="base64"):
+        decode_data_url("data:x;base64,!!!")
+    with pytest.raises(ValueError):
+        client.download("ftp://x")
+
+
+def test_download_fetches_with_the_token_only_at_home(client: Client, fake: FakeReplicate) -> None:
+    uploaded = client.files.create(b"bytes!")
+    assert client.download(uploaded.urls["get"] + "/download") == b"bytes!"
+    assert fake.requests[-1].headers["authorization"] == f"Bearer {fake.token}"
+    with FakeReplicate() as elsewhere:
+        other = Client(api_token=elsewhere.token, base_url=elsewhere.base_url).files.create(b"theirs")
+        assert client.download(other.urls["get"] + "/download") == b"theirs"
+        assert "authorization" not in elsewhere.requests[-1].headers
+    with pytest.raises(ReplicateError) as info:
+        client.download(fake.base_url + "/v1/files/missing/download")
+    assert info.value.status == 404
+    assert asyncio.run(client.async_download("data:,x")) == b"x"
