@@ -1,0 +1,254 @@
+"""The command line, driven as a subprocess against the fake server."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from replicate_min.testing import FakeReplicate, _tokens
+
+
+@pytest.fixture
+def cli_fake() -> Iterator[FakeReplicate]:
+    with FakeReplicate(start_delay=0.05, step=0.02) as fake:
+        yield fake
+
+
+def environment(fake: FakeReplicate | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPLICATE_")}
+    env["NO_PROXY"] = "127.0.0.1,localhost"
+    env["PYTHONPATH"] = str(Path(__file__).parent.parent)
+    if fake is not None:
+        env.update(REPLICATE_API_TOKEN=fake.token, REPLICATE_BASE_URL=fake.base_url, REPLICATE_POLL_INTERVAL="0.02")
+    return env
+
+
+def cli(fake: FakeReplicate | None, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "replicate_min", *args],
+        capture_output=True,
+        text=True,
+        env=environment(fake),
+        timeout=timeout,
+    )
+
+
+def test_run_prints_a_string_output_as_is(cli_fake: FakeReplicate) -> None:
+    result = cli(cli_fake, "run", "replicate-min/echo", "-i", "prompt=hello world")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "hello world\n", "")
+
+
+def test_run_parses_json_values_and_pretty_prints_json_output(cli_fake: FakeReplicate) -> None:
+    cli_fake.add_model("test/inputs", lambda input: input)
+    result = cli(
+        cli_fake,
+        "run",
+        "test/inputs",
+        "-i",
+        "n=5",
+        "-i",
+        "flag=true",
+        "-i",
+        "xs=[1,2]",
+        "-i",
+        'o={"a":1}',
+        "-i",
+        "s=text",
+        "-i",
+        "e=",
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"n": 5, "flag": True, "xs": [1, 2], "o": {"a": 1}, "s": "text", "e": ""}
+    assert result.stdout.startswith("{\n  ")
+
+
+def test_run_sends_a_file(cli_fake: FakeReplicate, tmp_path: Path) -> None:
+    path = tmp_path / "note.txt"
+    path.write_bytes(b"file body")
+    result = cli(cli_fake, "run", "replicate-min/echo", "-i", f"prompt=@{path}")
+    assert result.stdout.strip() == "data:text/plain;base64,ZmlsZSBib2R5"
+
+
+def test_run_stream_prints_tokens_as_they_arrive(cli_fake: FakeReplicate) -> None:
+    result = cli(cli_fake, "run", "replicate-min/tokens", "-i", "prompt=a b c", "--stream")
+    assert (result.returncode, result.stdout) == (0, "a b c\n")
+    assert any(r.path.startswith("/v1/streams/") for r in cli_fake.requests)
+
+
+def test_run_json_prints_the_final_prediction(cli_fake: FakeReplicate) -> None:
+    result = cli(cli_fake, "run", "replicate-min/echo", "-i", "prompt=x", "--json", "--wait", "5")
+    prediction = json.loads(result.stdout)
+    assert prediction["status"] == "succeeded" and prediction["output"] == "x"
+    assert cli_fake.requests[0].headers["prefer"] == "wait=5"
+
+
+def test_a_failed_prediction_exits_1_with_its_error(cli_fake: FakeReplicate) -> None:
+    result = cli(cli_fake, "run", "replicate-min/fail")
+    assert result.returncode == 1
+    assert "the model failed on purpose" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_timeout_exits_1_and_says_so(cli_fake: FakeReplicate) -> None:
+    result = cli(cli_fake, "run", "replicate-min/forever", "--timeout", "0.5")
+    assert result.returncode == 1 and "did not finish within 0.5 s" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run"],
+        ["run", "not-a-ref"],
+        ["run", "a/b", "-i", "novalue"],
+        ["run", "a/b", "-i", "f=@/no/such/file"],
+        ["run", "a/b", "--wait", "61"],
+        ["run", "a/b", "--timeout", "0"],
+        ["predictions"],
+        ["predictions", "get"],
+        ["nonsense"],
+        [],
+    ],
+)
+def test_bad_arguments_exit_2_with_usage(cli_fake: FakeReplicate, args: list[str]) -> None:
+    result = cli(cli_fake, *args)
+    assert result.returncode == 2 and "usage:" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args", [[], ["run"], ["predictions"], ["predictions", "list"], ["serve-fake"], ["demo"]])
+def test_every_command_has_help(args: list[str]) -> None:
+    result = cli(None, *args, "--help")
+    assert result.returncode == 0 and "usage:" in result.stdout
+
+
+def test_a_missing_token_names_the_variable(cli_fake: FakeReplicate) -> None:
+    env_less = cli(None, "predictions", "list")
+    assert env_less.returncode == 1 and "REPLICATE_API_TOKEN" in env_less.stderr
+
+
+def test_api_errors_show_status_and_detail_and_never_the_token(cli_fake: FakeReplicate) -> None:
+    result = cli(cli_fake, "predictions", "get", "missing")
+    assert result.returncode == 1
+    assert result.stderr == "error: 404 Not found: The requested resource could not be found\n"
+    cli_fake.token = "r8_other"  # the CLI's token is now wrong
+    wrong = subprocess.run(
+        [sys.executable, "-m", "replicate_min", "run", "replicate-min/echo"],
+        capture_output=True,
+        text=True,
+        env={**environment(cli_fake), "REPLICATE_API_TOKEN": "r8_secret_value"},
+        timeout=30,
+    )
+    assert wrong.returncode == 1 and "401" in wrong.stderr
+    assert "r8_secret_value" not in wrong.stderr + wrong.stdout
+
+
+def test_predictions_get_list_cancel(cli_fake: FakeReplicate) -> None:
+    cli_fake.page_size = 2
+    from replicate_min import Client
+
+    client = Client(api_token=cli_fake.token, base_url=cli_fake.base_url)
+    ids = [client.predictions.create(model="replicate-min/forever", input={}).id for _ in range(3)]
+    got = json.loads(cli(cli_fake, "predictions", "get", ids[0]).stdout)
+    assert got["id"] == ids[0]
+    page = json.loads(cli(cli_fake, "predictions", "list").stdout)
+    assert [p["id"] for p in page["results"]] == ids[::-1][:2] and page["next"]
+    everything = json.loads(cli(cli_fake, "predictions", "list", "--all").stdout)
+    assert [p["id"] for p in everything] == ids[::-1]
+    canceled = json.loads(cli(cli_fake, "predictions", "cancel", ids[1]).stdout)
+    assert canceled["status"] == "canceled"
+    client.close()
+
+
+def test_ctrl_c_cancels_the_prediction_and_exits_130(cli_fake: FakeReplicate) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "replicate_min", "run", "replicate-min/forever"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment(cli_fake),
+    )
+    deadline = time.monotonic() + 10
+    while not any(r.method == "GET" for r in cli_fake.requests) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=10)
+    assert process.returncode == 130, stderr
+    [record] = cli_fake._predictions.values()
+    assert record.status == "canceled"
+    assert f"canceled prediction {record.id}" in stderr and "Traceback" not in stderr
+
+
+def test_serve_fake_prints_its_url_and_token_and_serves(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "replicate_min", "serve-fake"], stdout=subprocess.PIPE, text=True, env=environment(None)
+    )
+    try:
+        assert process.stdout is not None
+        base_url = process.stdout.readline().strip().split("=", 1)[1]
+        token = process.stdout.readline().strip().split("=", 1)[1]
+        from replicate_min import Client
+
+        client = Client(api_token=token, base_url=base_url)
+        assert client.run("replicate-min/echo", {"prompt": "served"}) == "served"
+        client.close()
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=10)
+    assert process.returncode == 0
+
+
+def test_demo_runs_without_token_or_network() -> None:
+    result = cli(None, "demo")
+    assert result.returncode == 0, result.stderr
+    assert "a standard library client streams every token the moment it is made" in result.stdout
+    assert "6. The same output by polling" in result.stdout and result.stderr == ""
+
+
+def test_the_progress_line_shows_on_a_terminal(cli_fake: FakeReplicate) -> None:
+    def slow(input: Any) -> list[str]:
+        time.sleep(0.3)
+        return _tokens({"prompt": "one two three four five six"})
+
+    cli_fake.add_model("test/slow", slow)
+    cli_fake.step = 0.1
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "replicate_min", "run", "test/slow"],
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        text=True,
+        env=environment(cli_fake),
+    )
+    os.close(follower)
+    screen = b""
+    while True:
+        ready, _, _ = select.select([leader], [], [], 15)
+        if not ready:
+            break
+        try:
+            data = os.read(leader, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        screen += data
+    stdout, _ = process.communicate(timeout=15)
+    os.close(leader)
+    text = screen.decode()
+    assert process.returncode == 0
+    assert "\r\x1b[K" in text and "processing" in text
+    assert "%" in text and "/6" in text and "[" in text
+    assert json.loads(stdout) == ["one", " two", " three", " four", " five", " six"]
+
+
+def test_no_progress_line_when_stderr_is_not_a_terminal(cli_fake: FakeReplicate) -> None:
+    result = cli(cli_fake, "run", "replicate-min/tokens", "-i", "prompt=a b")
+    assert result.stderr == "" and json.loads(result.stdout) == ["a", " b"]
