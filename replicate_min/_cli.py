@@ -187,9 +187,8 @@ def _demo(out: TextIO, err: TextIO) -> int:
             time.sleep(client.poll_interval)
             prediction.reload()
         progress.done()
-        say(
-            f"4. It is {prediction.status!r}. Streaming its output from {prediction.urls and prediction.urls['stream']}:"
-        )
+        stream_url = (prediction.urls or {}).get("stream")
+        say(f"4. It is {prediction.status!r}. Streaming its output from {stream_url}:")
         out.write("   ")
         for event in prediction.stream():
             if event.event == "output":

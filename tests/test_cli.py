@@ -179,7 +179,7 @@ def test_ctrl_c_cancels_the_prediction_and_exits_130(cli_fake: FakeReplicate) ->
     while not any(r.method == "GET" for r in cli_fake.requests) and time.monotonic() < deadline:
         time.sleep(0.02)
     process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=10)
+    _, stderr = process.communicate(timeout=10)
     assert process.returncode == 130, stderr
     [record] = cli_fake._predictions.values()
     assert record.status == "canceled"
