@@ -6,24 +6,24 @@ it travels. The transport module, and with it urllib, is imported on the first r
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-import threading
-from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Optional, Union
-from urllib.parse import urlsplit
+from _thread import allocate_lock  # threading would cost an import; this lock is the same
 
 from ._exceptions import ReplicateError, ReplicateException, StreamError, ValidationError, excerpt
-from ._files import Files, decode_data_url
 from ._prediction import Predictions, _check_seconds
 from ._urls import is_loopback, origin_of
 from ._version import __version__
-from ._webhooks import Webhooks
 
+TYPE_CHECKING = False  # typing costs milliseconds to import: only type checkers read it
 if TYPE_CHECKING:
+    from typing import Any, AsyncIterator, Dict, Optional, Union
+
+    from ._files import Files
     from ._sse import ServerSentEvent
     from ._streaming import EventStream
     from ._transport import Response, StreamResponse, Transport
+    from ._webhooks import Webhooks
 
 __all__ = ["DEFAULT_BASE_URL", "Client", "default_client"]
 
@@ -37,6 +37,8 @@ def normalize_base_url(url: object, *, allow_http: bool) -> str:
     """Validates a base URL and strips a trailing ``/`` or ``/v1`` (paths carry ``/v1``)."""
     if not isinstance(url, str):
         raise TypeError(f"base_url must be a string, got {excerpt(url)}")
+    from urllib.parse import urlsplit
+
     url = url.strip().rstrip("/")
     if url.endswith("/v1"):
         url = url[:-3]
@@ -53,6 +55,8 @@ def normalize_base_url(url: object, *, allow_http: bool) -> str:
 
 def error_from_response(status: int, body: bytes) -> ReplicateError:
     """A ``ReplicateError`` from an error response: problem+json fields, else a short excerpt."""
+    import json
+
     text = body[:4096].decode("utf-8", "replace")
     try:
         data = json.loads(body)
@@ -77,6 +81,8 @@ def decode_json(status: int, body: bytes, url: str) -> Any:
         raise error_from_response(status, body)
     if status == 204 or not body:
         return None
+    import json
+
     try:
         return json.loads(body)
     except ValueError as exc:
@@ -130,6 +136,7 @@ class Client:
             base_url = os.environ.get("REPLICATE_BASE_URL") or DEFAULT_BASE_URL
         self.base_url = normalize_base_url(base_url, allow_http=allow_http)
         self._base_origin = origin_of(self.base_url)
+        self._base_prefix = self.base_url + "/"
         for name, value in (("timeout", timeout), ("connect_timeout", connect_timeout)):
             if value is not None:
                 _check_seconds(name, value)
@@ -163,10 +170,10 @@ class Client:
             "Accept": "application/json",
         }
         self._transport: Optional[Transport] = None
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
         self.predictions = Predictions(self)
-        self.files = Files(self)
-        self.webhooks = Webhooks(self)
+        self._files: Optional[Files] = None
+        self._webhooks: Optional[Webhooks] = None
 
     def __repr__(self) -> str:
         return f"<Client base_url={self.base_url!r}>"
@@ -182,6 +189,24 @@ class Client:
         if self._transport is not None:
             self._transport.close()
             self._transport = None
+
+    @property
+    def files(self) -> Files:
+        """``client.files``: upload, fetch and delete files."""
+        if self._files is None:
+            from ._files import Files
+
+            self._files = Files(self)
+        return self._files
+
+    @property
+    def webhooks(self) -> Webhooks:
+        """``client.webhooks``: the signing secret, and ``validate``."""
+        if self._webhooks is None:
+            from ._webhooks import Webhooks
+
+            self._webhooks = Webhooks(self)
+        return self._webhooks
 
     @property
     def transport(self) -> Transport:
@@ -207,6 +232,8 @@ class Client:
 
         That is the base URL's origin, and HTTPS (port 443) under Replicate's domains.
         """
+        if url.startswith(self._base_prefix):
+            return True
         origin = origin_of(url)
         if origin == self._base_origin:
             return True
@@ -283,6 +310,8 @@ class Client:
         if not isinstance(url, str):
             raise TypeError(f"url must be a string, got {excerpt(url)}")
         if url.startswith("data:"):
+            from ._files import decode_data_url
+
             return decode_data_url(url)
         if not url.startswith(("https://", "http://")):
             raise ValueError(f"url must be a data:, https: or http: URL, got {url[:40]!r}")
@@ -375,7 +404,7 @@ class Client:
             finally:
                 response.close()
             raise error_from_response(response.status, body)
-        content_type = response.headers.get("content-type", "")
+        content_type = response.headers.get("content-type") or ""
         if content_type.split(";")[0].strip().lower() != "text/event-stream":
             response.close()
             raise StreamError(f"expected an event stream from {url}, got content type {content_type!r}")
@@ -383,7 +412,7 @@ class Client:
 
 
 _default: Optional[Client] = None
-_default_lock = threading.Lock()
+_default_lock = allocate_lock()
 
 
 def default_client() -> Client:

@@ -19,9 +19,10 @@ exception escapes a public call: the transport translates them here, ``from`` th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
-
+TYPE_CHECKING = False  # typing costs milliseconds to import: only type checkers read it
 if TYPE_CHECKING:
+    from typing import Any, Optional
+
     from ._prediction import Prediction
 
 __all__ = [

@@ -7,16 +7,16 @@ upload. The default follows the API's guidance: data URLs up to 256 KB, uploads 
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple, Union
 
 from ._exceptions import ValidationError, excerpt
 from ._urls import path_segment
 
+TYPE_CHECKING = False  # typing costs milliseconds to import: only type checkers read it
 if TYPE_CHECKING:
+    from typing import Any, Dict, Optional, Tuple, Union
+
     from ._client import Client
 
 __all__ = ["DATA_URL_LIMIT", "File", "Files", "decode_data_url", "encode_files"]
@@ -56,6 +56,8 @@ def _content_type(name: str) -> str:
 
 
 def to_data_url(data: bytes, content_type: str) -> str:
+    import base64
+
     return f"data:{content_type};base64,{base64.b64encode(data).decode()}"
 
 
@@ -65,6 +67,8 @@ def decode_data_url(url: str) -> bytes:
     if not header.startswith("data:") or not comma:
         raise ValueError(f"not a data URL: {url[:40]!r}")
     if header.endswith(";base64"):
+        import base64
+
         try:
             return base64.b64decode(payload, validate=True)
         except ValueError as exc:
@@ -161,6 +165,8 @@ class Files:
         """Uploads ``file`` (a path, a binary file or bytes) and returns the stored file."""
         if not _is_file(file) or isinstance(file, str):
             raise TypeError(f"file must be a path, a binary file or bytes, got {excerpt(file)}")
+        import json
+
         data, name = _read(file)
         name = filename or name
         fields: Dict[str, Union[str, Tuple[str, str, bytes]]] = {

@@ -8,7 +8,10 @@ Warnings are rare and always emitted. Messages never contain the API token.
 from __future__ import annotations
 
 import sys
-from typing import Any
+
+TYPE_CHECKING = False  # typing costs milliseconds to import: only type checkers read it
+if TYPE_CHECKING:
+    from typing import Any
 
 LOGGER_NAME = "replicate_min"
 

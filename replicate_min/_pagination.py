@@ -3,17 +3,33 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Awaitable, Callable, Generic, Iterator, List, Optional, TypeVar
 
 from ._exceptions import ValidationError, excerpt
 
-__all__ = ["Page", "async_paginate", "paginate", "parse_page"]
+TYPE_CHECKING = False  # typing costs milliseconds to import: only type checkers read it
+if TYPE_CHECKING:
+    from typing import Any, AsyncIterator, Awaitable, Callable, Generic, Iterator, List, Optional, TypeVar
 
-T = TypeVar("T")
+    T = TypeVar("T")
+
+    class _Generic(Generic[T]):
+        pass
+
+else:
+    T = object
+
+    class _Generic:
+        """``Page[Prediction]`` works at run time without importing typing."""
+
+        def __class_getitem__(cls, item: object) -> type:
+            return cls
+
+
+__all__ = ["Page", "async_paginate", "paginate", "parse_page"]
 
 
 @dataclass
-class Page(Generic[T]):
+class Page(_Generic[T]):
     """One page of results. Iterating a page yields its results.
 
     ``next`` and ``previous`` are full URLs (pass ``next`` as ``cursor=`` to fetch

@@ -7,21 +7,20 @@ no thread is held between polls. Request bodies are built by pure functions belo
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, AsyncIterator, ClassVar, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from . import _log
 from ._exceptions import ModelError, ReplicateError, ReplicateException, ValidationError, WaitTimeoutError, excerpt
-from ._files import encode_files
-from ._pagination import Page, parse_page
-from ._sse import DEFAULT_MAX_EVENT_SIZE
 from ._urls import path_segment
 
+TYPE_CHECKING = False  # typing costs milliseconds to import: only type checkers read it
 if TYPE_CHECKING:
+    from typing import Any, AsyncIterator, ClassVar, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+
     from ._client import Client
+    from ._pagination import Page
     from ._sse import ServerSentEvent
     from ._streaming import EventStream
 
@@ -67,29 +66,30 @@ class Progress:
 
 _Progress = Progress  # the name Progress is also Prediction's class attribute
 
-# Each known field and the JSON types it may hold (None is always allowed but for id and status).
-_FIELD_TYPES: Dict[str, Tuple[type, ...]] = {
-    "id": (str,),
-    "status": (str,),
-    "model": (str,),
-    "version": (str,),
-    "input": (dict,),
-    "logs": (str,),
-    "error": (str,),
-    "metrics": (dict,),
-    "created_at": (str,),
-    "started_at": (str,),
-    "completed_at": (str,),
-    "urls": (dict,),
-    "data_removed": (bool,),
-    "deadline": (str,),
-    "deployment": (str,),
-    "source": (str,),
-    "webhook": (str,),
-    "webhook_events_filter": (list,),
-    "webhook_completed": (str,),
+# Each known field and the JSON type it holds (None is allowed for all but id and status).
+_FIELD_TYPES: Dict[str, type] = {
+    "id": str,
+    "status": str,
+    "model": str,
+    "version": str,
+    "input": dict,
+    "logs": str,
+    "error": str,
+    "metrics": dict,
+    "created_at": str,
+    "started_at": str,
+    "completed_at": str,
+    "urls": dict,
+    "data_removed": bool,
+    "deadline": str,
+    "deployment": str,
+    "source": str,
+    "webhook": str,
+    "webhook_events_filter": list,
+    "webhook_completed": str,
 }
-_JSON_NAMES = {"dict": "an object", "str": "a string", "bool": "a boolean", "list": "a list"}
+_JSON_NAMES = {str: "a string", dict: "an object", bool: "a boolean", list: "a list"}
+_REQUIRED = ("id", "status")
 _FIELDS = frozenset(_FIELD_TYPES) | {"output"}
 
 
@@ -127,17 +127,20 @@ class Prediction:
     extra: Dict[str, Any] = field(default_factory=dict)
     _client: Optional[Client] = field(default=None, repr=False, compare=False)
 
-    Progress: ClassVar[type[Progress]] = Progress
+    if TYPE_CHECKING:  # set below the class: an annotation here would make it a field
+        Progress: ClassVar[type[_Progress]]
 
     def __post_init__(self) -> None:
-        for name, kinds in _FIELD_TYPES.items():
-            value = getattr(self, name)
-            if value is None and name not in ("id", "status"):
-                continue
-            if not isinstance(value, kinds) or (kinds != (bool,) and isinstance(value, bool)):
-                expected = " or ".join(_JSON_NAMES[kind.__name__] for kind in kinds)
+        fields = self.__dict__
+        for name, kind in _FIELD_TYPES.items():
+            value = fields[name]
+            if type(value) is kind or (value is None and name not in _REQUIRED):
+                continue  # the common case, decided without isinstance
+            if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
                 raise ValidationError(
-                    f"prediction field {name!r} must be {expected}, got {excerpt(value)}", field=name, value=value
+                    f"prediction field {name!r} must be {_JSON_NAMES[kind]}, got {excerpt(value)}",
+                    field=name,
+                    value=value,
                 )
         if self.urls is not None:
             for url in self.urls.values():
@@ -163,7 +166,7 @@ class Prediction:
         """Builds a prediction from a decoded API body, validating every field."""
         if not isinstance(data, dict):
             raise ValidationError(f"a prediction must be a JSON object, got {excerpt(data)}", value=data)
-        for name in ("id", "status"):
+        for name in _REQUIRED:
             if name not in data:
                 raise ValidationError(f"prediction field {name!r} is missing", field=name)
         known = {key: value for key, value in data.items() if key in _FIELDS}
@@ -257,7 +260,7 @@ class Prediction:
         *,
         idle_timeout: Union[float, ellipsis, None] = ...,  # noqa: F821
         max_reconnects: int = 5,
-        max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+        max_event_size: Optional[int] = None,
     ) -> EventStream:
         """Streams the prediction's server-sent events as they arrive; ends after ``done``.
 
@@ -270,7 +273,8 @@ class Prediction:
             idle_timeout: seconds of silence before reconnecting; defaults to the
                 client's ``stream_idle_timeout``.
             max_reconnects: how often a broken stream is resumed before giving up.
-            max_event_size: the longest event (in characters) accepted.
+            max_event_size: the longest event (in characters) accepted; ``None`` is the
+                parser's default of 8 MiB.
 
         Raises:
             ReplicateError: the prediction has no stream URL (the model does not support
@@ -312,7 +316,7 @@ class Prediction:
         *,
         idle_timeout: Union[float, ellipsis, None] = ...,  # noqa: F821
         max_reconnects: int = 5,
-        max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+        max_event_size: Optional[int] = None,
     ) -> AsyncIterator[ServerSentEvent]:
         """Async ``stream``: ``async for event in prediction.async_stream()``.
 
@@ -373,6 +377,9 @@ def _new_items(output: Any, count: int, done: bool) -> Tuple[List[Any], int]:
     if done and output is not None and count == 0:
         return [output], 1
     return [], count
+
+
+Prediction.Progress = Progress  # the official client's spelling: Prediction.Progress.parse(logs)
 
 
 def _deadline(timeout: Optional[float]) -> Optional[float]:
@@ -512,6 +519,8 @@ def build_create(
     cancel_after_text = cancel_after_header(cancel_after)
     if cancel_after_text is not None:
         headers["Cancel-After"] = cancel_after_text
+    import json
+
     try:
         data = json.dumps(body, allow_nan=False).encode()
     except (TypeError, ValueError) as exc:
@@ -578,6 +587,8 @@ class Predictions:
             APIConnectionError: no answer. A create is never retried once it may
                 have reached the server, so it never creates a duplicate.
         """
+        from ._files import encode_files
+
         input = encode_files({} if input is None else input, self._client, file_encoding_strategy)
         path, body, headers, hold = build_create(
             version,
@@ -621,6 +632,8 @@ class Predictions:
             target = cursor
         else:
             raise TypeError(f"cursor must be a page's next URL, got {excerpt(cursor)}")
+        from ._pagination import parse_page
+
         return parse_page(self._client._request("GET", target), self._parse)
 
     def cancel(self, id: str) -> Prediction:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import time
-from typing import TYPE_CHECKING, Any, Dict, Optional, Union
 
 from ._exceptions import ModelError, PredictionCanceledError, excerpt
 from ._prediction import Prediction, _check_seconds
 
+TYPE_CHECKING = False  # typing costs milliseconds to import: only type checkers read it
 if TYPE_CHECKING:
+    from typing import Any, Dict, Optional, Union
+
     from ._client import Client
 
 __all__ = ["async_run", "output_of", "parse_ref", "run"]

@@ -14,7 +14,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Deque, Iterator, List, Optional, Set, Tuple, TypeVar
 
 from ._exceptions import APIConnectionError, StreamError
-from ._sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent, SSEParser
+from ._sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent, SSEParser, _EventType
 
 if TYPE_CHECKING:
     from ._client import Client
@@ -53,42 +53,74 @@ class EventStream:
         idle_timeout: Optional[float],
         max_reconnects: int,
         is_finished: Callable[[], bool],
-        max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+        max_event_size: Optional[int] = None,
     ) -> None:
         self._client = client
         self._url = url
         self._idle_timeout = idle_timeout
         self._max_reconnects = max_reconnects
         self._is_finished = is_finished
-        self._parser = SSEParser(max_event_size)
-        self._pending: Deque[ServerSentEvent] = deque()
+        self._parser = SSEParser(DEFAULT_MAX_EVENT_SIZE if max_event_size is None else max_event_size)
+        self._pending: List[ServerSentEvent] = []
+        self._position = 0  # of the next event to hand out
         self._response: Optional[StreamResponse] = None
         self._lock = threading.Lock()
         self._closed = False
         self._done = False
         self._reconnects = 0
-        self._last_key: Optional[Tuple[int, ...]] = None
-        self._recent_ids: Set[str] = set()
-        self._recent_order: Deque[str] = deque()
+        self._replaying = False  # after a reconnect, until the first event not seen before
+        self._resume_key: Optional[Tuple[int, ...]] = None
+        # Ids that are not ordered numbers are remembered (bounded) from the first one seen.
+        self._recent_ids: Optional[Set[str]] = None
+        self._recent_order: Optional[Deque[str]] = None
 
-    def __iter__(self) -> EventStream:
-        return self
+    def __iter__(self) -> Iterator[ServerSentEvent]:
+        # A fresh generator, not kept on self: a loop that is left early drops it, and
+        # its ``finally`` closes the connection at once (a stored one would be a cycle).
+        return self._generate()
 
     def __next__(self) -> ServerSentEvent:
-        while not self._pending:
-            if self._done or self._closed:
-                self.close()
+        try:
+            if not self._refill():
                 raise StopIteration
-            try:
-                self._fill()
-            except BaseException:
-                self.close()
-                raise
-        event = self._pending.popleft()
-        if event.event == "done":
+        except BaseException:
+            self.close()
+            raise
+        event = self._pending[self._position]
+        self._position += 1
+        if event.event is _EventType.DONE:
             self._done = True
             self.close()
+        elif event.event is _EventType.ERROR:
+            self.close()
+            raise _model_error(event)
         return event
+
+    def _generate(self) -> Iterator[ServerSentEvent]:
+        done, error = _EventType.DONE, _EventType.ERROR
+        try:
+            while self._refill():
+                pending = self._pending
+                for index in range(self._position, len(pending)):
+                    event = pending[index]
+                    self._position = index + 1  # shared with __next__
+                    if event.event is error:
+                        raise _model_error(event)
+                    yield event
+                    if event.event is done:
+                        self._done = True
+                        return
+        finally:
+            self.close()
+
+    def _refill(self) -> bool:
+        """Reads until an event is pending; False once the stream is over."""
+        while self._position >= len(self._pending):
+            if self._done or self._closed:
+                return False
+            self._pending, self._position = [], 0
+            self._fill()
+        return True
 
     def close(self) -> None:
         """Closes the connection; safe to call from any thread, also while another reads."""
@@ -119,7 +151,7 @@ class EventStream:
         return response
 
     def _fill(self) -> None:
-        """Reads until at least one new event is pending, reconnecting if the stream breaks."""
+        """Reads once; what it completes is pending. Reconnects if the stream broke."""
         response = self._response or self._connect()
         try:
             chunk = response.read1(65536)
@@ -128,10 +160,13 @@ class EventStream:
                 return
             return self._reconnect(exc)
         if chunk:
-            self._accept(self._parser.feed(chunk))
+            events = self._parser.feed(chunk)
+            if self._recent_order is None and events and events[-1].id and _order_key(events[-1].id) is None:
+                self._recent_ids, self._recent_order = set(), deque()
+            self._accept(events)
             return
         self._accept(self._parser.close())  # the end of the body: flush a last event
-        if not self._pending and not self._done:
+        if self._position >= len(self._pending) and not self._done:
             if self._is_finished():
                 self._done = True
             else:
@@ -149,46 +184,58 @@ class EventStream:
         retry = self._parser.retry
         time.sleep(retry / 1000 if retry is not None else min(0.1 * 2 ** (self._reconnects - 1), 5.0))
         last_id = self._parser.last_event_id
+        self._replaying = bool(last_id)
+        self._resume_key = _order_key(last_id) if last_id else None
         self._parser = SSEParser(self._parser.max_event_size)  # a fresh connection starts a fresh parse
         self._parser.last_event_id = last_id
         self._parser.retry = retry
 
     def _accept(self, events: List[ServerSentEvent]) -> None:
+        if not self._replaying and self._recent_order is None:
+            self._pending += events  # the usual case: nothing to check event by event
+            return
         for event in events:
-            if event.id and self._seen(event.id):
+            if self._replaying and self._seen(event.id):
                 continue
-            if event.event == "error":
-                detail = _error_detail(event.data)
-                raise StreamError(f"the prediction reported an error: {detail}", detail=detail)
+            if self._recent_order is not None and event.id:
+                self._remember(event.id)
             self._pending.append(event)
 
     def _seen(self, event_id: str) -> bool:
-        """True for an id already yielded (after a reconnect the server may replay)."""
-        key = _order_key(event_id)
-        if key is not None and (self._last_key is None or len(key) == len(self._last_key)):
-            if self._last_key is not None and key <= self._last_key:
-                return True
-            self._last_key = key
-            return False
-        if event_id in self._recent_ids:
-            return True
+        """After a reconnect: True for an event that was yielded before (a server may replay).
+
+        Replicate's ids (``1690212292:0``) are ordered, so anything up to the last id seen
+        is old; other ids are looked up among the last ``REMEMBERED_IDS``. The first new
+        event ends the check: from there on the server sends what follows.
+        """
+        key = _order_key(event_id) if event_id else None
+        if self._resume_key is not None and key is not None and len(key) == len(self._resume_key):
+            old = key <= self._resume_key
+        else:
+            old = self._recent_ids is not None and event_id in self._recent_ids
+        self._replaying = old
+        return old
+
+    def _remember(self, event_id: str) -> None:
+        assert self._recent_ids is not None and self._recent_order is not None
         self._recent_ids.add(event_id)
         self._recent_order.append(event_id)
         if len(self._recent_order) > REMEMBERED_IDS:
             self._recent_ids.discard(self._recent_order.popleft())
-        return False
 
 
-def _error_detail(data: str) -> str:
+def _model_error(event: ServerSentEvent) -> StreamError:
+    """The error an ``error`` event reports: its JSON ``detail``, else its text."""
     import json
 
+    detail = event.data
     try:
-        payload = json.loads(data)
+        payload = json.loads(event.data)
     except ValueError:
-        return data
+        payload = None
     if isinstance(payload, dict) and isinstance(payload.get("detail"), str):
-        return str(payload["detail"])
-    return data
+        detail = payload["detail"]
+    return StreamError(f"the prediction reported an error: {detail}", detail=detail)
 
 
 async def iterate_in_thread(make_iterator: Callable[[], Iterator[T]]) -> AsyncIterator[T]:

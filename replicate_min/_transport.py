@@ -19,18 +19,29 @@ into an ``APIConnectionError``/``APITimeoutError`` raised ``from`` the cause.
 from __future__ import annotations
 
 import http.client
-import random
 import select
 import socket
 import threading
 import time
 import urllib.error
 import urllib.request
-from typing import Any, Callable, NamedTuple, Optional, Union
 
 from . import _log
 from ._exceptions import APIConnectionError, APITimeoutError, ReplicateException
 from ._urls import origin_of
+
+TYPE_CHECKING = False  # typing costs milliseconds to import: only type checkers read it
+if TYPE_CHECKING:
+    from typing import Any, Callable, Optional, Protocol, Tuple, Union
+
+    _Connection = Union["_HTTPConnection", "_HTTPSConnection"]
+    _PoolKey = Tuple[bool, str, Optional[str]]
+
+    class Headers(Protocol):
+        """Response headers: ``get(name)`` ignores case (an ``http.client.HTTPMessage``)."""
+
+        def get(self, __name: str) -> Optional[str]: ...
+
 
 __all__ = ["Response", "StreamResponse", "Transport"]
 
@@ -42,13 +53,16 @@ MAX_RETRY_AFTER = 60.0
 MAX_IDLE_PER_ORIGIN = 16
 
 
-class Response(NamedTuple):
-    """A complete HTTP response. Header names are lower-cased."""
+class Response:
+    """A complete HTTP response; ``headers.get(name)`` ignores the name's case."""
 
-    status: int
-    headers: dict[str, str]
-    body: bytes
-    url: str
+    __slots__ = ("body", "headers", "status", "url")
+
+    def __init__(self, status: int, headers: Headers, body: bytes, url: str) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.url = url
 
 
 class _NotSent(Exception):
@@ -88,10 +102,6 @@ class _HTTPSConnection(http.client.HTTPSConnection):
     response_class = _PooledResponse
 
 
-_Connection = Union[_HTTPConnection, _HTTPSConnection]
-_PoolKey = tuple[bool, str, Optional[str]]
-
-
 class _Pool:
     """Idle connections per (https, host, tunnel host). Thread-safe."""
 
@@ -100,14 +110,16 @@ class _Pool:
         self._lock = threading.Lock()
         self.closed = False
 
-    def take(self, key: _PoolKey) -> Optional[_Connection]:
+    def take(self, key: _PoolKey, *, check: bool) -> Optional[_Connection]:
+        """An idle connection, or None. ``check`` first asks the socket whether the server
+        closed it meanwhile (a request that may be resent finds out by failing instead)."""
         while True:
             with self._lock:
                 idle = self._idle.get(key)
                 if not idle:
                     return None
                 conn = idle.pop()
-            if _is_usable(conn):
+            if conn.sock is not None and (not check or _is_usable(conn)):
                 return conn
             conn.close()
 
@@ -196,7 +208,7 @@ class _KeepAliveHandler(urllib.request.AbstractHTTPHandler):
         key: _PoolKey = (https, req.host, req._tunnel_host or None)  # type: ignore[attr-defined]
         resend_on_stale = getattr(req, "resend_on_stale", False)
         while True:
-            conn = self._pool.take(key)
+            conn = self._pool.take(key, check=not resend_on_stale)
             reused = conn is not None
             if conn is None:
                 conn = self._connect(key, headers)
@@ -261,7 +273,7 @@ class StreamResponse:
     def __init__(self, response: _PooledResponse) -> None:
         self._response = response
         self.status: int = response.status
-        self.headers = {k.lower(): v for k, v in response.getheaders()}
+        self.headers: Headers = response.headers
         self.url: str = response.url
 
     def read1(self, size: int = 65536) -> bytes:
@@ -388,6 +400,8 @@ class Transport:
                 else:
                     return result
             if delay is None:
+                import random
+
                 delay = self.retry_backoff * (2**attempt) * random.uniform(0.5, 1.0)
             time.sleep(delay)
             attempt += 1
@@ -414,7 +428,7 @@ class Transport:
                     data = response.read()
                 finally:
                     response.close()
-                result = Response(response.status, {k.lower(): v for k, v in response.getheaders()}, data, url)
+                result = Response(response.status, response.headers, data, url)
         except _NotSent as exc:
             raise _translate(exc.cause, method, url, sent=False) from exc.cause
         except (OSError, http.client.HTTPException, ValueError) as exc:
@@ -437,7 +451,7 @@ def _translate(exc: BaseException, method: str, url: str, *, sent: bool) -> Repl
     return APIConnectionError(f"{method} {url} failed: {exc!r}", sent=True)
 
 
-def _retry_after(headers: dict[str, str], body: bytes) -> Optional[float]:
+def _retry_after(headers: Headers, body: bytes) -> Optional[float]:
     """Seconds to wait from ``Retry-After`` (seconds or HTTP-date) or a body's ``retry_after``."""
     value = headers.get("retry-after")
     seconds: Optional[float] = None

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlsplit
-
 __all__ = ["is_loopback", "origin_of", "path_segment"]
 
 
 def origin_of(url: str) -> tuple[str, str, int]:
     """``(scheme, host, port)`` of a URL, with the scheme's default port filled in."""
+    from urllib.parse import urlsplit  # loaded on first use, not at import
+
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     return scheme, (parts.hostname or "").lower(), parts.port or (443 if scheme == "https" else 80)
@@ -28,4 +28,8 @@ def is_loopback(host: str) -> bool:
 
 def path_segment(text: str) -> str:
     """``text`` escaped to stand as one path segment (``/``, ``?`` and ``#`` included)."""
+    if text.isalnum() and text.isascii():  # prediction ids: nothing to escape
+        return text
+    from urllib.parse import quote
+
     return quote(text, safe="")

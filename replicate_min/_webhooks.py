@@ -8,15 +8,15 @@ A webhook request carries ``webhook-id``, ``webhook-timestamp`` and ``webhook-si
 
 from __future__ import annotations
 
-import base64
-import binascii
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Union
 
 from ._exceptions import ReplicateException, ValidationError, excerpt
 
+TYPE_CHECKING = False  # typing costs milliseconds to import: only type checkers read it
 if TYPE_CHECKING:
+    from typing import Any, Mapping, Optional, Union
+
     from ._client import Client
 
 __all__ = [
@@ -71,6 +71,9 @@ class WebhookSigningSecret:
 
 
 def _key(secret: Union[str, WebhookSigningSecret, Any]) -> bytes:
+    import base64
+    import binascii
+
     key = getattr(secret, "key", secret)
     if not isinstance(key, str) or not key.startswith("whsec_"):
         raise InvalidSecretKeyError("the webhook secret must be a string starting with 'whsec_'")
@@ -84,6 +87,7 @@ def sign(
     *, id: str, timestamp: Union[int, str], body: Union[bytes, str], secret: Union[str, WebhookSigningSecret]
 ) -> str:
     """The ``webhook-signature`` value (``v1,<base64>``) for a message: for tests of your handler."""
+    import base64
     import hashlib  # OpenSSL bindings: loaded on first use, not at import
     import hmac
 

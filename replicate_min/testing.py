@@ -185,6 +185,10 @@ class FakeReplicate:
         self.keepalive_interval = keepalive_interval
         self.connections = 0
         self.creates = 0
+        #: How stream event ids look: formatted with the event's number (from 1).
+        self.event_id_format = "{}"
+        #: False makes streams start over on reconnect, as a server that ignores Last-Event-ID.
+        self.honour_last_event_id = True
         self.requests: List[Request] = []
         self._host = host
         self._port = port
@@ -829,7 +833,11 @@ class _Handler(BaseHTTPRequestHandler):
         if record is None:
             return self._send(*_problem(404, "Not found", "The requested stream could not be found"))
         last_id = self.headers.get("Last-Event-ID", "")
-        position = int(last_id) if last_id.isdigit() else 0
+        position = 0
+        if last_id and fake.honour_last_event_id:
+            with fake._cond:
+                count = len(record.events)
+            position = next((n for n in range(1, count + 1) if fake.event_id_format.format(n) == last_id), 0)
         fault = fake._take_stream_fault()
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
@@ -854,19 +862,35 @@ class _Handler(BaseHTTPRequestHandler):
                 if not events:
                     self._chunk(b": keep-alive\n\n")
                     continue
+                batch: List[bytes] = []  # what is ready goes out in chunks of up to 64 KB
+                size = 0
                 for event, data in events:
                     if fault is not None and sent >= fault.after:
+                        if batch:
+                            self._chunk(b"".join(batch))
                         return self._stream_fault(fault)
                     position += 1
                     # SSE has no way to carry a CR: every line break becomes a new data line.
-                    breaks = data.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-                    lines = "".join(f"data: {line}\n" for line in breaks)
-                    self._chunk(f"event: {event}\nid: {position}\n{lines}\n".encode())
+                    if "\r" in data or "\n" in data:
+                        breaks = data.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+                        lines = "".join(f"data: {line}\n" for line in breaks)
+                    else:
+                        lines = f"data: {data}\n"
+                    event_id = fake.event_id_format.format(position)
+                    encoded = f"event: {event}\nid: {event_id}\n{lines}\n".encode()
+                    batch.append(encoded)
+                    size += len(encoded)
                     sent += 1
                     if event == "done":
+                        self._chunk(b"".join(batch))
                         self.wfile.write(b"0\r\n\r\n")
                         self.wfile.flush()
                         return
+                    if size >= 65536:
+                        self._chunk(b"".join(batch))
+                        batch, size = [], 0
+                if batch:
+                    self._chunk(b"".join(batch))
         except OSError:
             self.close_connection = True
 

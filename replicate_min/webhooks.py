@@ -5,7 +5,7 @@ client, as ``replicate.webhooks.default.secret()`` does with the official one (`
 is resolved on first use, so it is not in ``__all__``).
 """
 
-from typing import Any as _Any
+from __future__ import annotations
 
 from ._webhooks import (
     InvalidSecretKeyError,
@@ -18,6 +18,10 @@ from ._webhooks import (
     sign,
     validate,
 )
+
+TYPE_CHECKING = False  # typing costs milliseconds to import: only type checkers read it
+if TYPE_CHECKING:
+    from typing import Any as _Any
 
 __all__ = [
     "InvalidSecretKeyError",

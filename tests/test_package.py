@@ -16,14 +16,30 @@ PACKAGE = Path(replicate_min.__file__).parent
 
 
 def test_all_matches_the_real_exports() -> None:
-    public = {
-        name for name, value in vars(replicate_min).items() if not name.startswith("_") and not inspect.ismodule(value)
+    """``__all__``, the lazy table and the names type checkers see must all agree."""
+    eager = {
+        name
+        for name, value in vars(replicate_min).items()
+        if not name.startswith("_")
+        and (inspect.isfunction(value) or inspect.isclass(value))
+        and name not in replicate_min._LAZY
     }
-    lazy = {"predictions", "__version__"}
-    assert set(replicate_min.__all__) == public | lazy
-    for name in replicate_min.__all__:
-        assert getattr(replicate_min, name) is not None
+    assert set(replicate_min.__all__) == set(replicate_min._LAZY) | eager | {"predictions", "__version__"}
     assert len(replicate_min.__all__) == len(set(replicate_min.__all__))
+    tree = ast.parse((PACKAGE / "__init__.py").read_text())
+    typed = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            for statement in node.body:
+                if isinstance(statement, ast.ImportFrom) and statement.level == 1 and statement.module:
+                    typed.update({alias.name: statement.module for alias in statement.names})
+    assert typed == {name: module.lstrip(".") for name, module in replicate_min._LAZY.items()}
+    for name in replicate_min.__all__:
+        value = getattr(replicate_min, name)
+        if name not in ("predictions", "__version__"):
+            assert value.__module__.startswith("replicate_min"), name
+    assert set(replicate_min.__all__) <= set(dir(replicate_min))
+    assert inspect.ismodule(replicate_min.exceptions) and inspect.ismodule(replicate_min.webhooks)
 
 
 def test_exceptions_module_has_the_official_names() -> None:

@@ -120,6 +120,38 @@ def test_a_broken_stream_resumes_with_last_event_id_and_no_duplicates(
     assert len(streams) == 2 and streams[1].headers["last-event-id"] == "3"
 
 
+@pytest.mark.parametrize("id_format", ["{}", "1690212292:{}", "evt-{}-x"])
+def test_a_server_that_replays_from_the_start_yields_nothing_twice(
+    client: Client, fake: FakeReplicate, id_format: str
+) -> None:
+    fake.event_id_format = id_format
+    fake.honour_last_event_id = False
+    fake.stream_fault("drop", after=5)
+    prediction = client.predictions.create(model="replicate-min/tokens", input={"prompt": "a b c d e f"})
+    events = list(prediction.stream())
+    assert outputs(events) == ["a", " b", " c", " d", " e", " f"]
+    assert [e.id for e in events] == [id_format.format(n) for n in range(1, 14)]
+
+
+def test_outputs_before_an_error_event_are_delivered_first(client: Client, fake: FakeReplicate) -> None:
+    def partial_then_fail(input: Any) -> Iterator[str]:
+        yield "one"
+        yield "two"
+        raise RuntimeError("ran out of memory")
+
+    fake.add_model("test/partial", partial_then_fail)
+    prediction = client.predictions.create(model="test/partial", input={}, wait=True)  # all events in one chunk
+    seen = []
+    with pytest.raises(StreamError, match="ran out of memory"):
+        for event in prediction.stream():
+            seen.append(event)
+    assert outputs(seen) == ["one", "two"]
+    with pytest.raises(StreamError):
+        stream = prediction.stream()
+        while True:
+            next(stream)
+
+
 def test_a_silent_stream_is_resumed_after_the_idle_timeout(client: Client, fake: FakeReplicate) -> None:
     fake.stream_fault("stall", after=2, seconds=3)
     prediction = client.predictions.create(model="replicate-min/tokens", input={"prompt": "a b c"})
