@@ -268,18 +268,12 @@ class Client:
         *,
         body: Optional[bytes] = None,
         headers: Optional[dict[str, str]] = None,
-        read_timeout: Optional[float] = None,
-        resend_safe: bool = True,
+        **options: Any,
     ) -> Any:
-        """Sends a request and returns the decoded JSON body.
-
-        ``resend_safe=False`` (creates) limits retries to those that cannot repeat the request.
-        """
+        """``_send`` with a JSON body (if any), returning the decoded JSON answer."""
         if body is not None:
             headers = {"Content-Type": "application/json", **(headers or {})}
-        response = self._send(
-            method, path_or_url, body=body, headers=headers, read_timeout=read_timeout, resend_safe=resend_safe
-        )
+        response = self._send(method, path_or_url, body=body, headers=headers, **options)
         return decode_json(response.status, response.body, response.url)
 
     def _send(
@@ -292,7 +286,10 @@ class Client:
         read_timeout: Optional[float] = None,
         resend_safe: bool = True,
     ) -> Response:
-        """Sends a request and returns the whole response, whatever its status."""
+        """Sends a request and returns the whole response, whatever its status.
+
+        ``resend_safe=False`` (creates) limits retries to those that cannot repeat the request.
+        """
         url = self._url(path_or_url)
         return self.transport.send(  # type: ignore[no-any-return]
             method, url, self._headers_for(url, headers), body, resend_safe=resend_safe, read_timeout=read_timeout

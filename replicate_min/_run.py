@@ -10,7 +10,7 @@ from ._prediction import Prediction, _check_seconds
 
 TYPE_CHECKING = False  # typing costs milliseconds to import: only type checkers read it
 if TYPE_CHECKING:
-    from typing import Any, Dict, Optional, Union
+    from typing import Any, Dict, Optional, Tuple, Union
 
     from ._client import Client
 
@@ -56,6 +56,15 @@ def _hold(wait: Union[bool, int], timeout: Optional[float]) -> Union[bool, int]:
     return min(limit, 60) if wait is True else min(int(wait), limit)
 
 
+def _start(
+    ref: str, wait: Union[bool, int], timeout: Optional[float]
+) -> Tuple[Dict[str, Any], Union[bool, int], Optional[float]]:
+    """Where to post, the ``Prefer: wait`` hold, and the deadline (a monotonic time or None)."""
+    target = parse_ref(ref)
+    hold = _hold(wait, timeout)
+    return target, hold, None if timeout is None else time.monotonic() + timeout
+
+
 def _remaining(deadline: Optional[float]) -> Optional[float]:
     return None if deadline is None else max(0.0, deadline - time.monotonic())
 
@@ -68,9 +77,8 @@ def run(
     timeout: Optional[float],
     params: Dict[str, Any],
 ) -> Any:
-    target = parse_ref(ref)
-    deadline = None if timeout is None else time.monotonic() + timeout
-    prediction = client.predictions.create(input=input, wait=_hold(wait, timeout), **target, **params)
+    target, hold, deadline = _start(ref, wait, timeout)
+    prediction = client.predictions.create(input=input, wait=hold, **target, **params)
     prediction.wait(timeout=_remaining(deadline))
     return output_of(prediction)
 
@@ -83,8 +91,7 @@ async def async_run(
     timeout: Optional[float],
     params: Dict[str, Any],
 ) -> Any:
-    target = parse_ref(ref)
-    deadline = None if timeout is None else time.monotonic() + timeout
-    prediction = await client.predictions.async_create(input=input, wait=_hold(wait, timeout), **target, **params)
+    target, hold, deadline = _start(ref, wait, timeout)
+    prediction = await client.predictions.async_create(input=input, wait=hold, **target, **params)
     await prediction.async_wait(timeout=_remaining(deadline))
     return output_of(prediction)

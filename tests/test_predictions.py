@@ -49,16 +49,22 @@ def test_create_by_deployment(client: Client, fake: FakeReplicate) -> None:
     assert prediction.output == "x"
 
 
-def test_optional_fields_are_sent_only_when_given(client: Client, fake: FakeReplicate) -> None:
+TARGETS = [{"version": ECHO}, {"model": ECHO}, {"deployment": "replicate-min/echo-deployment"}]
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=["version", "model", "deployment"])
+def test_optional_fields_are_sent_only_when_given(client: Client, fake: FakeReplicate, target: Any) -> None:
     client.predictions.create(
-        model=ECHO,
         input={"prompt": "x"},
         webhook="https://example.com/hook",
         webhook_completed="https://example.com/done",
         webhook_events_filter=["start", "completed"],
         stream=True,
+        file_encoding_strategy="base64",
+        **target,
     )
     assert fake.requests[-1].json() == {
+        **({"version": ECHO} if "version" in target else {}),
         "input": {"prompt": "x"},
         "webhook": "https://example.com/hook",
         "webhook_completed": "https://example.com/done",
