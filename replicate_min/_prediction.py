@@ -258,7 +258,7 @@ class Prediction:
     def stream(
         self,
         *,
-        idle_timeout: Union[float, ellipsis, None] = ...,  # noqa: F821
+        idle_timeout: Optional[float] = None,
         max_reconnects: int = 5,
         max_event_size: Optional[int] = None,
     ) -> EventStream:
@@ -270,8 +270,8 @@ class Prediction:
         block, or just stop iterating) to drop the connection.
 
         Args:
-            idle_timeout: seconds of silence before reconnecting; defaults to the
-                client's ``stream_idle_timeout``.
+            idle_timeout: seconds of silence before reconnecting; ``None`` takes the
+                client's ``stream_idle_timeout`` (where ``None`` means no limit).
             max_reconnects: how often a broken stream is resumed before giving up.
             max_event_size: the longest event (in characters) accepted; ``None`` is the
                 parser's default of 8 MiB.
@@ -293,9 +293,9 @@ class Prediction:
             )
         if isinstance(max_reconnects, bool) or not isinstance(max_reconnects, int) or max_reconnects < 0:
             raise ValueError(f"max_reconnects must be a whole number, 0 or more, got {excerpt(max_reconnects)}")
-        if isinstance(idle_timeout, type(...)):
+        if idle_timeout is None:
             idle_timeout = client.stream_idle_timeout
-        elif idle_timeout is not None:
+        else:
             _check_seconds("idle_timeout", idle_timeout)
 
         def finished() -> bool:
@@ -314,7 +314,7 @@ class Prediction:
     def async_stream(
         self,
         *,
-        idle_timeout: Union[float, ellipsis, None] = ...,  # noqa: F821
+        idle_timeout: Optional[float] = None,
         max_reconnects: int = 5,
         max_event_size: Optional[int] = None,
     ) -> AsyncIterator[ServerSentEvent]:

@@ -25,6 +25,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import weakref
 
 from . import _log
 from ._exceptions import APIConnectionError, APITimeoutError, ReplicateException
@@ -327,6 +328,10 @@ class Transport:
         self.max_retries = max_retries
         self.retry_backoff = retry_backoff
         self._pool = _Pool()
+        # A client dropped without close() is freed by the cycle collector (it and its
+        # namespaces refer to each other), which may finalize the pooled sockets in any
+        # order. A weakref callback runs before any finalizer, so the sockets close cleanly.
+        weakref.finalize(self, self._pool.close)
         proxies = None if proxy is None else {"http": proxy, "https": proxy}
         opener = urllib.request.OpenerDirector()
         opener.addheaders = []  # never urllib's "Python-urllib" User-Agent
@@ -342,10 +347,6 @@ class Transport:
 
     def close(self) -> None:
         """Closes the idle pooled connections."""
-        self._pool.close()
-
-    def __del__(self) -> None:
-        # A client dropped without close() must not leave its idle sockets to the GC.
         self._pool.close()
 
     def send(

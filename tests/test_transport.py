@@ -37,6 +37,27 @@ def test_thirty_sequential_gets_use_one_connection(client: Client, fake: FakeRep
     assert fake.connections == 1
 
 
+def test_a_dropped_client_closes_its_pooled_connections(fake: FakeReplicate) -> None:
+    import gc
+    import warnings
+
+    for _ in range(20):  # the cycle collector's order varies: give it many chances to go wrong
+        client = Client(api_token=fake.token, base_url=fake.base_url)
+        client.predictions.list()
+        del client
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ResourceWarning)
+            gc.collect()
+    assert wait_for(lambda: fake.open_connections == 0)
+
+
+def wait_for(condition: Any, seconds: float = 3.0) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and not condition():
+        time.sleep(0.02)
+    return bool(condition())
+
+
 def test_a_connection_the_server_closed_is_replaced_for_gets_and_creates(client: Client, fake: FakeReplicate) -> None:
     prediction = client.predictions.create(model=ECHO, input={})
     for call in (
