@@ -182,7 +182,7 @@ class _KeepAliveHandler(urllib.request.AbstractHTTPHandler):
             self._ssl_context = ssl.create_default_context()
         return self._ssl_context
 
-    def _connect(self, key: _PoolKey, headers: dict[str, str]) -> _Connection:
+    def _connect(self, key: _PoolKey, tunnel_headers: dict[str, str]) -> _Connection:
         https, host, tunnel = key
         conn: _Connection
         if https:
@@ -190,8 +190,7 @@ class _KeepAliveHandler(urllib.request.AbstractHTTPHandler):
         else:
             conn = _HTTPConnection(host, timeout=self._connect_timeout)
         if tunnel:
-            proxy_auth = headers.pop("Proxy-Authorization", None)
-            conn.set_tunnel(tunnel, headers={"Proxy-Authorization": proxy_auth} if proxy_auth else None)
+            conn.set_tunnel(tunnel, headers=tunnel_headers)
         try:
             conn.connect()
         except OSError as exc:
@@ -207,12 +206,16 @@ class _KeepAliveHandler(urllib.request.AbstractHTTPHandler):
         headers.update({k: v for k, v in req.headers.items() if k not in headers})
         headers = {name.title(): value for name, value in headers.items()}
         key: _PoolKey = (https, req.host, req._tunnel_host or None)  # type: ignore[attr-defined]
+        # Proxy credentials are for the proxy's CONNECT, never for the origin inside the tunnel.
+        tunnel_headers = {}
+        if key[2] and "Proxy-Authorization" in headers:
+            tunnel_headers["Proxy-Authorization"] = headers.pop("Proxy-Authorization")
         resend_on_stale = getattr(req, "resend_on_stale", False)
         while True:
             conn = self._pool.take(key, check=not resend_on_stale)
             reused = conn is not None
             if conn is None:
-                conn = self._connect(key, headers)
+                conn = self._connect(key, tunnel_headers)
             conn.sock.settimeout(req.timeout)
             try:
                 conn.request(req.get_method(), req.selector, req.data, headers)

@@ -379,6 +379,13 @@ def test_https_through_a_connect_proxy(
         assert [r[0] for r in proxy.requests] == ["CONNECT"]  # one tunnel, kept alive
         assert "authorization" not in proxy.requests[0][2]  # the token travels inside TLS only
         client.close()
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url.replace("http://", "http://user:secret@"))
+        client = Client(api_token=fake.token, base_url=fake.base_url, ssl_context=context)
+        client.predictions.list()
+        client.predictions.list()  # on the reused tunnel too
+        assert proxy.requests[-1][0] == "CONNECT" and proxy.requests[-1][2]["proxy-authorization"].startswith("Basic ")
+        assert all("proxy-authorization" not in r.headers for r in fake.requests)
+        client.close()
 
 
 # -- logging ---------------------------------------------------------------------------
