@@ -8,6 +8,7 @@ import sys
 import pytest
 
 import replicate_min
+import replicate_min._client  # loaded lazily by the package; the tests reset its default client
 from replicate_min import Client, ReplicateException
 from replicate_min.testing import FakeReplicate
 

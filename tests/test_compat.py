@@ -12,6 +12,7 @@ from typing import Any, Iterator
 import pytest
 
 import replicate_min as replicate
+import replicate_min._client  # loaded lazily by the package; the tests reset its default client
 from replicate_min.testing import FakeReplicate, _tokens
 
 FLUX = "black-forest-labs/flux-schnell"

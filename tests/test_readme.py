@@ -9,6 +9,7 @@ from typing import Iterator
 import pytest
 
 import replicate_min
+import replicate_min._client  # loaded lazily by the package; the tests reset its default client
 from replicate_min.testing import FakeReplicate, _tokens
 
 README = (Path(__file__).parent.parent / "README.md").read_text()

@@ -9,6 +9,7 @@ from typing import Any, Iterator
 import pytest
 
 import replicate_min
+import replicate_min._client  # loaded lazily by the package; the tests reset its default client
 from replicate_min import Client, ModelError, PredictionCanceledError, WaitTimeoutError
 from replicate_min._run import parse_ref
 from replicate_min.testing import FakeReplicate

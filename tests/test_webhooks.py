@@ -7,6 +7,7 @@ import time
 import pytest
 
 import replicate_min
+import replicate_min._client  # loaded lazily by the package; the tests reset its default client
 from replicate_min import Client, ReplicateException
 from replicate_min.testing import FakeReplicate
 from replicate_min.webhooks import (
