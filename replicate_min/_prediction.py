@@ -169,8 +169,10 @@ class Prediction:
         for name in _REQUIRED:
             if name not in data:
                 raise ValidationError(f"prediction field {name!r} is missing", field=name)
-        known = {key: value for key, value in data.items() if key in _FIELDS}
-        extra = {key: value for key, value in data.items() if key not in _FIELDS}
+        known: Dict[str, Any] = {}
+        extra: Dict[str, Any] = {}
+        for key, value in data.items():
+            (known if key in _FIELDS else extra)[key] = value
         return cls(**known, extra=extra, _client=client)
 
     # -- reading -----------------------------------------------------------------

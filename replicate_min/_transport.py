@@ -21,11 +21,11 @@ from __future__ import annotations
 import http.client
 import select
 import socket
-import threading
 import time
 import urllib.error
 import urllib.request
 import weakref
+from _thread import allocate_lock  # threading would cost an import: this is its Lock
 
 from . import _log
 from ._exceptions import APIConnectionError, APITimeoutError, ReplicateException
@@ -108,7 +108,7 @@ class _Pool:
 
     def __init__(self) -> None:
         self._idle: dict[_PoolKey, list[_Connection]] = {}
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
         self.closed = False
 
     def take(self, key: _PoolKey, *, check: bool) -> Optional[_Connection]:
@@ -202,9 +202,8 @@ class _KeepAliveHandler(urllib.request.AbstractHTTPHandler):
     def _open(self, req: urllib.request.Request, *, https: bool) -> _PooledResponse:
         if not req.host:
             raise urllib.error.URLError("no host given")
-        headers = dict(req.unredirected_hdrs)
-        headers.update({k: v for k, v in req.headers.items() if k not in headers})
-        headers = {name.title(): value for name, value in headers.items()}
+        # urllib's do_open: unredirected headers win; names back in Title-Case.
+        headers = {name.title(): value for name, value in (*req.headers.items(), *req.unredirected_hdrs.items())}
         key: _PoolKey = (https, req.host, req._tunnel_host or None)  # type: ignore[attr-defined]
         # Proxy credentials are for the proxy's CONNECT, never for the origin inside the tunnel.
         tunnel_headers = {}
@@ -216,7 +215,8 @@ class _KeepAliveHandler(urllib.request.AbstractHTTPHandler):
             reused = conn is not None
             if conn is None:
                 conn = self._connect(key, tunnel_headers)
-            conn.sock.settimeout(req.timeout)
+            if conn.sock.gettimeout() != req.timeout:  # settimeout costs system calls
+                conn.sock.settimeout(req.timeout)
             try:
                 conn.request(req.get_method(), req.selector, req.data, headers)
                 response = conn.getresponse()
