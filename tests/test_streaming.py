@@ -30,6 +30,16 @@ def wait_until(condition: Any, seconds: float = 3.0) -> bool:
     return condition()  # type: ignore[no-any-return]
 
 
+def endless_prediction_with_no_open_connection(client: Client, fake: FakeReplicate) -> Prediction:
+    """A prediction that never ends, with one output event ready, and the client's idle
+    pooled connection closed: a stream's connection is then the only one open."""
+    prediction = client.predictions.create(model="replicate-min/forever", input={})
+    fake.update(prediction.id, events=[("output", "one")])
+    client.close()
+    assert wait_until(lambda: fake.open_connections == 0)
+    return prediction
+
+
 def test_stream_yields_output_logs_and_done(client: Client, fake: FakeReplicate) -> None:
     prediction = client.predictions.create(model="replicate-min/tokens", input={"prompt": "a b\u2028c"})
     events = list(prediction.stream())
@@ -198,10 +208,7 @@ def test_a_stream_ending_without_done_on_a_finished_prediction_just_ends(client:
 
 
 def test_closing_early_closes_the_connection(client: Client, fake: FakeReplicate) -> None:
-    prediction = client.predictions.create(model="replicate-min/forever", input={})
-    fake.update(prediction.id, events=[("output", "one")])
-    client.close()  # drop the idle pooled connection: the stream's is then the only one
-    assert wait_until(lambda: fake.open_connections == 0)
+    prediction = endless_prediction_with_no_open_connection(client, fake)
     before = 0
     with prediction.stream() as stream:
         assert next(stream).data == "one"
@@ -265,10 +272,7 @@ def test_async_output_iterator_raises_model_error(client: Client) -> None:
 
 
 def test_breaking_out_of_async_for_closes_the_connection(client: Client, fake: FakeReplicate) -> None:
-    prediction = client.predictions.create(model="replicate-min/forever", input={})
-    fake.update(prediction.id, events=[("output", "one")])
-    client.close()  # drop the idle pooled connection: the stream's is then the only one
-    assert wait_until(lambda: fake.open_connections == 0)
+    prediction = endless_prediction_with_no_open_connection(client, fake)
     before = 0
 
     async def main() -> None:
@@ -283,9 +287,7 @@ def test_breaking_out_of_async_for_closes_the_connection(client: Client, fake: F
 
 
 def test_cancelling_the_task_closes_the_connection(client: Client, fake: FakeReplicate) -> None:
-    prediction = client.predictions.create(model="replicate-min/forever", input={})
-    client.close()  # drop the idle pooled connection: the stream's is then the only one
-    assert wait_until(lambda: fake.open_connections == 0)
+    prediction = endless_prediction_with_no_open_connection(client, fake)
     before = 0
 
     async def main() -> None:
