@@ -88,6 +88,11 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO,
     progress = Progress(err)
     prediction: Optional[Prediction] = None
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
+
+    def check_deadline(prediction: Prediction) -> None:
+        if deadline is not None and time.monotonic() > deadline:
+            raise WaitTimeoutError(f"prediction {prediction.id} did not finish within {args.timeout:g} s")
+
     try:
         prediction = client.predictions.create(input=inputs, wait=args.wait or None, **target)
         if args.stream:
@@ -99,14 +104,12 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO,
                 elif event.event == "logs":
                     prediction.logs = (prediction.logs or "") + event.data + "\n"
                     progress.update(prediction)
-                if deadline is not None and time.monotonic() > deadline:
-                    raise WaitTimeoutError(f"prediction {prediction.id} did not finish within {args.timeout:g} s")
+                check_deadline(prediction)
             out.write("\n")
             prediction.reload()
         while not prediction.done:
             progress.update(prediction)
-            if deadline is not None and time.monotonic() > deadline:
-                raise WaitTimeoutError(f"prediction {prediction.id} did not finish within {args.timeout:g} s")
+            check_deadline(prediction)
             time.sleep(client.poll_interval)
             prediction.reload()
         progress.done()

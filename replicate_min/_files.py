@@ -82,10 +82,14 @@ def encode_files(value: Any, client: Client, strategy: Optional[str]) -> Any:
     """``value`` with every file input replaced by a data URL or an uploaded file's URL."""
     if strategy not in STRATEGIES:
         raise ValueError(f"file_encoding_strategy must be 'base64', 'url' or None (automatic), got {strategy!r}")
+    return _encode(value, client, strategy)
+
+
+def _encode(value: Any, client: Client, strategy: Optional[str]) -> Any:
     if isinstance(value, dict):
-        return {key: encode_files(item, client, strategy) for key, item in value.items()}
+        return {key: _encode(item, client, strategy) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [encode_files(item, client, strategy) for item in value]
+        return [_encode(item, client, strategy) for item in value]
     if isinstance(value, str) or not _is_file(value):
         return value
     data, name = _read(value)

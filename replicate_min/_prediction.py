@@ -35,6 +35,8 @@ __all__ = [
 #: A prediction in one of these will not change again.
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "canceled", "aborted"})
 KNOWN_STATUSES = TERMINAL_STATUSES | {"starting", "processing"}
+#: A model or deployment reference, ``owner/name``.
+OWNER_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*"
 WEBHOOK_EVENTS = frozenset({"start", "output", "logs", "completed"})
 #: Seconds added to a ``Prefer: wait=N`` hold to size the read timeout.
 WAIT_MARGIN = 5.0
@@ -418,7 +420,7 @@ def _owner_name(kind: str, ref: Any) -> str:
     """Validates ``owner/name`` and returns it."""
     if not isinstance(ref, str):
         raise TypeError(f"{kind} must be a string like 'owner/name', got {excerpt(ref)}")
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*", ref):
+    if not re.fullmatch(OWNER_NAME, ref):
         hint = " (for a version, pass version='owner/name:version' instead)" if ":" in ref else ""
         raise ValueError(f"{kind} must look like 'owner/name', got {ref!r}{hint}")
     return ref

@@ -6,7 +6,7 @@ import re
 import time
 
 from ._exceptions import ModelError, PredictionCanceledError, excerpt
-from ._prediction import Prediction, _check_seconds
+from ._prediction import OWNER_NAME, Prediction, _check_seconds
 
 TYPE_CHECKING = False  # typing costs milliseconds to import: only type checkers read it
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ def parse_ref(ref: Any) -> Dict[str, Any]:
         raise TypeError(f"ref must be a string such as 'owner/name', got {excerpt(ref)}")
     if re.fullmatch(_VERSION_ID, ref):
         return {"version": ref}
-    match = re.fullmatch(r"([A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*)(?::(" + _VERSION_ID + "))?", ref)
+    match = re.fullmatch(f"({OWNER_NAME})(?::({_VERSION_ID}))?", ref)
     if not match:
         raise ValueError(f"ref must be 'owner/name', 'owner/name:<64-hex version>' or a 64-hex version id, got {ref!r}")
     model, version = match.groups()

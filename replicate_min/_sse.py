@@ -213,28 +213,7 @@ class SSEParser:
                 ]
                 self.last_event_id = ids[-1][4:]
                 return
-        for block in region.split("\n\n"):
-            self._take_block(block, events)
-
-    def _take_block(self, block: str, events: List[ServerSentEvent]) -> None:
-        """One whole event (its lines, without the blank line that ended it)."""
-        # The fast path: Replicate's usual "event: E\nid: I\ndata: D", one data line.
-        if block.startswith("event: "):
-            first = block.find("\n", 7)
-            if first != -1 and block.startswith("id: ", first + 1):
-                second = block.find("\n", first + 5)
-                if second != -1 and block.startswith("data: ", second + 1) and block.find("\n", second + 7) == -1:
-                    event_id = block[first + 5 : second]
-                    if "\0" not in event_id:
-                        self.last_event_id = event_id
-                    data = block[second + 7 :]
-                    if len(data) > self.max_event_size:
-                        raise StreamError(
-                            f"a server-sent event's data exceeds max_event_size ({self.max_event_size} characters)"
-                        )
-                    events.append(ServerSentEvent(block[7:first] or "message", data, self.last_event_id))
-                    return
-        for line in block.split("\n"):
+        for line in lines:  # any other shape: the general rules, line by line
             self._take_line(line, events)
         self._take_line("", events)
 

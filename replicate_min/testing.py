@@ -49,8 +49,10 @@ _FAULT_KINDS = ("status", "html", "drop", "drop_after", "hang", "truncated", "no
 _STREAM_FAULT_KINDS = ("drop", "stall", "garbage", "oversized")
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def _timestamp(seconds: Optional[float] = None) -> str:
+    """RFC 3339 in UTC with microseconds, as the API writes it: now, or at Unix time ``seconds``."""
+    moment = datetime.now(timezone.utc) if seconds is None else datetime.fromtimestamp(seconds, timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _version_id(model: str) -> str:
@@ -388,7 +390,7 @@ class FakeReplicate:
             return
         record.status = status
         record.error = error
-        record.completed_at = _now()
+        record.completed_at = _timestamp()
         now = time.monotonic()
         record.metrics = {
             "predict_time": round(now - (record.started or now), 6),
@@ -403,7 +405,7 @@ class FakeReplicate:
             return
         with self._cond:
             record.status = "processing"
-            record.started_at = _now()
+            record.started_at = _timestamp()
             record.started = time.monotonic()
             self._cond.notify_all()
         try:
@@ -476,8 +478,8 @@ class FakeReplicate:
         if record.deployment:
             data["deployment"] = record.deployment
         if record.deadline is not None:
-            deadline = datetime.now(timezone.utc).timestamp() + record.deadline - time.monotonic()
-            data["deadline"] = datetime.fromtimestamp(deadline, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            deadline = time.time() + record.deadline - time.monotonic()
+            data["deadline"] = _timestamp(deadline)
         for name in ("started_at", "completed_at", "metrics"):
             if getattr(record, name) is not None:
                 data[name] = getattr(record, name)
@@ -552,7 +554,7 @@ class FakeReplicate:
                 version=version,
                 input=body["input"],
                 function=self._models[model],
-                created_at=_now(),
+                created_at=_timestamp(),
                 created=time.monotonic(),
                 deployment=deployment,
                 deadline=deadline,
@@ -648,19 +650,18 @@ class FakeReplicate:
         metadata_part = fields.get("metadata")
         metadata = json.loads(metadata_part.get_payload(decode=True) or b"{}") if metadata_part is not None else {}
         file_id = secrets.token_hex(12)
-        now = datetime.now(timezone.utc)
+        now = time.time()
+        md5 = hashlib.md5(data).hexdigest()
         record = {
             "id": file_id,
             "name": content.get_filename(),
             "content_type": content.get_content_type(),
             "size": len(data),
-            "etag": hashlib.md5(data).hexdigest(),
-            "checksums": {"sha256": hashlib.sha256(data).hexdigest(), "md5": hashlib.md5(data).hexdigest()},
+            "etag": md5,
+            "checksums": {"sha256": hashlib.sha256(data).hexdigest(), "md5": md5},
             "metadata": metadata,
-            "created_at": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            "expires_at": datetime.fromtimestamp(now.timestamp() + 86400, timezone.utc).strftime(
-                "%Y-%m-%dT%H:%M:%S.%fZ"
-            ),
+            "created_at": _timestamp(now),
+            "expires_at": _timestamp(now + 86400),
             "urls": {"get": f"{self.base_url}/v1/files/{file_id}"},
             "data": data,
         }
