@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from ._version import __version__
 
-TYPE_CHECKING = False  # typing costs milliseconds to import: only type checkers read it
+TYPE_CHECKING = False  # keeps typing out of the import: only type checkers read the block
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
-    from typing import Any, AsyncIterator, Dict, Iterator, Optional
+    from typing import Any, Dict, Iterable, Optional, Union
 
     from . import exceptions as exceptions
     from . import webhooks as webhooks
@@ -27,20 +27,28 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
         PredictionCanceledError,
         ReplicateError,
         ReplicateException,
+        ResponseTooLargeError,
         StreamError,
         ValidationError,
         WaitTimeoutError,
     )
     from ._files import File
     from ._pagination import Page, async_paginate, paginate
-    from ._prediction import Prediction, Predictions, Progress
+    from ._prediction import Prediction, Predictions, Progress, Status
+    from ._requester import USE_CLIENT_DEFAULT
     from ._sse import ServerSentEvent
+    from ._streaming import AsyncEventStream, EventStream
+
+    #: The default client's predictions (``default_client().predictions``).
+    predictions: Predictions
 
 # Each public name and the private module that defines it.
 _LAZY = {
     "APIConnectionError": "_exceptions",
     "APITimeoutError": "_exceptions",
+    "AsyncEventStream": "_streaming",
     "Client": "_client",
+    "EventStream": "_streaming",
     "File": "_files",
     "ModelError": "_exceptions",
     "Page": "_pagination",
@@ -50,8 +58,11 @@ _LAZY = {
     "Progress": "_prediction",
     "ReplicateError": "_exceptions",
     "ReplicateException": "_exceptions",
+    "ResponseTooLargeError": "_exceptions",
     "ServerSentEvent": "_sse",
+    "Status": "_prediction",
     "StreamError": "_exceptions",
+    "USE_CLIENT_DEFAULT": "_requester",
     "ValidationError": "_exceptions",
     "WaitTimeoutError": "_exceptions",
     "async_paginate": "_pagination",
@@ -61,9 +72,12 @@ _LAZY = {
 _SUBMODULES = ("exceptions", "webhooks")  # public, as in the official client
 
 __all__ = [
+    "USE_CLIENT_DEFAULT",
     "APIConnectionError",
     "APITimeoutError",
+    "AsyncEventStream",
     "Client",
+    "EventStream",
     "File",
     "ModelError",
     "Page",
@@ -73,7 +87,9 @@ __all__ = [
     "Progress",
     "ReplicateError",
     "ReplicateException",
+    "ResponseTooLargeError",
     "ServerSentEvent",
+    "Status",
     "StreamError",
     "ValidationError",
     "WaitTimeoutError",
@@ -89,45 +105,93 @@ __all__ = [
 ]
 
 
+def run(
+    ref: str,
+    input: Optional[Dict[str, Any]] = None,
+    *,
+    wait: Union[bool, int] = True,
+    timeout: Optional[float] = None,
+    use_file_output: Optional[bool] = None,
+    webhook: Optional[str] = None,
+    webhook_completed: Optional[str] = None,
+    webhook_events_filter: Optional[Iterable[str]] = None,
+    cancel_after: Union[str, int, float, None] = None,
+    file_encoding_strategy: Optional[str] = None,
+) -> Any:
+    """``default_client().run(...)``: runs a model and returns its output. See ``Client.run``."""
+    return _default().run(**locals())
+
+
+async def async_run(
+    ref: str,
+    input: Optional[Dict[str, Any]] = None,
+    *,
+    wait: Union[bool, int] = True,
+    timeout: Optional[float] = None,
+    use_file_output: Optional[bool] = None,
+    webhook: Optional[str] = None,
+    webhook_completed: Optional[str] = None,
+    webhook_events_filter: Optional[Iterable[str]] = None,
+    cancel_after: Union[str, int, float, None] = None,
+    file_encoding_strategy: Optional[str] = None,
+) -> Any:
+    """``default_client().async_run(...)``. See ``Client.run``."""
+    return await _default().async_run(**locals())
+
+
+def stream(
+    ref: str,
+    input: Optional[Dict[str, Any]] = None,
+    *,
+    use_file_output: Optional[bool] = None,
+    webhook: Optional[str] = None,
+    webhook_completed: Optional[str] = None,
+    webhook_events_filter: Optional[Iterable[str]] = None,
+    cancel_after: Union[str, int, float, None] = None,
+    file_encoding_strategy: Optional[str] = None,
+) -> EventStream:
+    """``default_client().stream(...)``: creates a prediction and yields its events."""
+    return _default().stream(**locals())
+
+
+def async_stream(
+    ref: str,
+    input: Optional[Dict[str, Any]] = None,
+    *,
+    use_file_output: Optional[bool] = None,
+    webhook: Optional[str] = None,
+    webhook_completed: Optional[str] = None,
+    webhook_events_filter: Optional[Iterable[str]] = None,
+    cancel_after: Union[str, int, float, None] = None,
+    file_encoding_strategy: Optional[str] = None,
+) -> AsyncEventStream:
+    """``default_client().async_stream(...)``: ``async for event in replicate_min.async_stream(...)``."""
+    return _default().async_stream(**locals())
+
+
 def _default() -> Client:
     from ._client import default_client
 
     return default_client()
 
 
-def run(ref: str, input: Optional[Dict[str, Any]] = None, **options: Any) -> Any:
-    """``default_client().run(...)``: runs a model and returns its output. See ``Client.run``."""
-    return _default().run(ref, input, **options)
+if not TYPE_CHECKING:  # type checkers see the names above; a typo is then an error
 
+    def __getattr__(name: str) -> Any:
+        # ``predictions`` is the default client's, created on first use so that
+        # REPLICATE_API_TOKEN and REPLICATE_BASE_URL may be set after the import.
+        if name == "predictions":
+            from ._client import default_client
 
-async def async_run(ref: str, input: Optional[Dict[str, Any]] = None, **options: Any) -> Any:
-    """``default_client().async_run(...)``. See ``Client.run``."""
-    return await _default().async_run(ref, input, **options)
-
-
-def stream(ref: str, input: Optional[Dict[str, Any]] = None, **options: Any) -> Iterator[ServerSentEvent]:
-    """``default_client().stream(...)``: creates a prediction and yields its events."""
-    return _default().stream(ref, input, **options)
-
-
-def async_stream(ref: str, input: Optional[Dict[str, Any]] = None, **options: Any) -> AsyncIterator[ServerSentEvent]:
-    """``default_client().async_stream(...)``."""
-    return _default().async_stream(ref, input, **options)
-
-
-def __getattr__(name: str) -> Any:
-    # ``predictions`` is the default client's, created on first use so that
-    # REPLICATE_API_TOKEN and REPLICATE_BASE_URL may be set after the import.
-    if name == "predictions":
-        return _default().predictions
-    if name in _SUBMODULES:
-        return __import__(f"{__name__}.{name}", fromlist=["_"])
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(__import__(f"{__name__}.{module}", fromlist=[name]), name)
-    globals()[name] = value  # the next lookup is a plain attribute
-    return value
+            return default_client().predictions
+        if name in _SUBMODULES:
+            return __import__(f"{__name__}.{name}", fromlist=["_"])
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(__import__(f"{__name__}.{module}", fromlist=[name]), name)
+        globals()[name] = value  # the next lookup is a plain attribute
+        return value
 
 
 def __dir__() -> list[str]:

@@ -91,7 +91,7 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO,
 
     def check_deadline(prediction: Prediction) -> None:
         if deadline is not None and time.monotonic() > deadline:
-            raise WaitTimeoutError(f"prediction {prediction.id} did not finish within {args.timeout:g} s")
+            raise WaitTimeoutError(f"prediction {prediction.id} did not finish within {args.timeout:g} s", prediction)
 
     try:
         prediction = client.predictions.create(input=inputs, wait=args.wait or None, **target)

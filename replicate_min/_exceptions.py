@@ -6,11 +6,13 @@ The hierarchy::
     ├── ReplicateError              the API answered with an error status (4xx/5xx)
     ├── ModelError                  a prediction ended in ``failed``
     ├── PredictionCanceledError     a prediction ended ``canceled`` or ``aborted``
-    ├── APIConnectionError          the request did not get an answer (wraps the OS error)
-    │   └── APITimeoutError         ... because connecting or reading timed out
+    ├── APIConnectionError          the request did not get a usable answer (wraps the OS error)
+    │   ├── APITimeoutError         ... because connecting, reading or the call's deadline timed out
+    │   └── ResponseTooLargeError   ... because the body was larger than ``max_response_size``
     ├── WaitTimeoutError            ``wait()``/``run()`` passed their own deadline
     ├── ValidationError             the server sent a body this client cannot accept
     └── StreamError                 a server-sent event stream broke or reported an error
+                                    (also a ``RuntimeError``, as the official client's is)
 
 Bad arguments from the caller raise the built-in ``ValueError`` or ``TypeError``
 before anything is sent. No ``urllib``, ``http.client``, ``socket`` or ``json``
@@ -19,10 +21,9 @@ exception escapes a public call: the transport translates them here, ``from`` th
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # typing costs milliseconds to import: only type checkers read it
-if TYPE_CHECKING:
-    from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
+if TYPE_CHECKING:  # _prediction imports this module
     from ._prediction import Prediction
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "PredictionCanceledError",
     "ReplicateError",
     "ReplicateException",
+    "ResponseTooLargeError",
     "StreamError",
     "ValidationError",
     "WaitTimeoutError",
@@ -121,10 +123,17 @@ class APITimeoutError(APIConnectionError):
     """Connecting, or waiting for the next bytes of the answer, took longer than the timeout."""
 
 
-class WaitTimeoutError(ReplicateException):
-    """``wait()`` or ``run()`` passed their overall ``timeout``; the prediction keeps running."""
+class ResponseTooLargeError(APIConnectionError):
+    """The response body was larger than the client's ``max_response_size``; it was not kept."""
 
-    def __init__(self, message: str, prediction: Optional[Prediction] = None) -> None:
+
+class WaitTimeoutError(ReplicateException):
+    """``wait()`` or ``run()`` passed their overall ``timeout``; the prediction keeps running.
+
+    ``prediction`` is the prediction as last seen (reload or cancel it as you need).
+    """
+
+    def __init__(self, message: str, prediction: Prediction) -> None:
         self.prediction = prediction
         super().__init__(message)
 
@@ -142,7 +151,7 @@ class ValidationError(ReplicateException):
         super().__init__(message)
 
 
-class StreamError(ReplicateException):
+class StreamError(ReplicateException, RuntimeError):
     """A server-sent event stream could not be read, or the model reported an ``error`` event.
 
     ``detail`` is the error text the server sent, when there was one.

@@ -8,21 +8,22 @@ upload. The default follows the API's guidance: data URLs up to 256 KB, uploads 
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
+from typing import Any, Dict, Optional, Tuple, Union
 
 from ._exceptions import ValidationError, excerpt
+from ._requester import Requester, decode_json, encode_json
 from ._urls import path_segment
 
-TYPE_CHECKING = False  # typing costs milliseconds to import: only type checkers read it
-if TYPE_CHECKING:
-    from typing import Any, Dict, Optional, Tuple, Union
-
-    from ._client import Client
-
-__all__ = ["DATA_URL_LIMIT", "File", "Files", "decode_data_url", "encode_files"]
+__all__ = ["DATA_URL_LIMIT", "MAX_FILE_SIZE", "File", "Files", "decode_data_url", "encode_files"]
 
 #: The largest file sent inline as a ``data:`` URL by default (the API's guidance).
 DATA_URL_LIMIT = 256 * 1024
+#: The largest file read for an input or an upload (the API's own limit is 100 MiB).
+MAX_FILE_SIZE = 100 * 1024 * 1024
+#: How deeply an input may nest (lists in dicts in lists...).
+MAX_INPUT_DEPTH = 100
 STRATEGIES = (None, "base64", "url")
 
 
@@ -39,14 +40,29 @@ def _read(value: Any) -> Tuple[bytes, str]:
     if isinstance(value, os.PathLike):
         path = os.fspath(value)
         try:
-            with open(path, "rb") as handle:
-                return handle.read(), os.path.basename(str(path))
+            # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
+            descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         except OSError as exc:
-            raise ValueError(f"input file {path!r} cannot be read: {exc.strerror or exc}") from exc
-    data = value.read()
-    if not isinstance(data, bytes):
-        raise TypeError(f"input file {excerpt(value)} must be opened in binary mode ('rb')")
+            raise ValueError(f"input file {str(path)[:200]!r} cannot be read: {exc.strerror or exc}") from None
+        with open(descriptor, "rb") as handle:
+            info = os.fstat(descriptor)
+            if not stat.S_ISREG(info.st_mode):
+                raise ValueError(f"input file {str(path)[:200]!r} is not a regular file (a device, FIFO or folder)")
+            if info.st_size > MAX_FILE_SIZE:
+                raise ValueError(f"input file {str(path)[:200]!r} is larger than {MAX_FILE_SIZE} bytes")
+            return _read_limited(handle, path), os.path.basename(str(path))
+    data = _read_limited(value, getattr(value, "name", "file"))
     return data, os.path.basename(str(getattr(value, "name", "file")))
+
+
+def _read_limited(handle: Any, name: Any) -> bytes:
+    """At most ``MAX_FILE_SIZE`` bytes of an open binary file; ``ValueError`` past that."""
+    data = handle.read(MAX_FILE_SIZE + 1)
+    if not isinstance(data, bytes):
+        raise TypeError(f"input file {excerpt(name)} must be opened in binary mode ('rb')")
+    if len(data) > MAX_FILE_SIZE:
+        raise ValueError(f"input file {excerpt(name)} is larger than {MAX_FILE_SIZE} bytes")
+    return data
 
 
 def _content_type(name: str) -> str:
@@ -78,29 +94,67 @@ def decode_data_url(url: str) -> bytes:
     return unquote_to_bytes(payload)
 
 
-def encode_files(value: Any, client: Client, strategy: Optional[str]) -> Any:
-    """``value`` with every file input replaced by a data URL or an uploaded file's URL."""
+def encode_files(value: Any, requester: Requester, strategy: Optional[str]) -> Any:
+    """``value`` with every file input replaced by a data URL or an uploaded file's URL.
+
+    Raises:
+        TypeError: the input refers to itself, or nests deeper than ``MAX_INPUT_DEPTH``.
+    """
     if strategy not in STRATEGIES:
         raise ValueError(f"file_encoding_strategy must be 'base64', 'url' or None (automatic), got {strategy!r}")
-    return _encode(value, client, strategy)
+    return _encode(value, requester, strategy, set())
 
 
-def _encode(value: Any, client: Client, strategy: Optional[str]) -> Any:
-    if isinstance(value, dict):
-        return {key: _encode(item, client, strategy) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_encode(item, client, strategy) for item in value]
+def _encode(value: Any, requester: Requester, strategy: Optional[str], path: set[int]) -> Any:
+    if isinstance(value, (dict, list, tuple)):
+        if id(value) in path:
+            raise TypeError("input must be JSON-serializable: it contains a circular reference")
+        if len(path) >= MAX_INPUT_DEPTH:
+            raise TypeError(f"input must be JSON-serializable: it nests deeper than {MAX_INPUT_DEPTH} levels")
+        path.add(id(value))
+        try:
+            if isinstance(value, dict):
+                return {key: _encode(item, requester, strategy, path) for key, item in value.items()}
+            return [_encode(item, requester, strategy, path) for item in value]
+        finally:
+            path.discard(id(value))
     if isinstance(value, str) or not _is_file(value):
         return value
     data, name = _read(value)
     content_type = _content_type(name)
     if strategy == "base64" or (strategy is None and len(data) <= DATA_URL_LIMIT):
         return to_data_url(data, content_type)
-    return client.files.create(data, filename=name, content_type=content_type).urls["get"]
+    return Files(requester).create(data, filename=name, content_type=content_type).urls["get"]
+
+
+def _form_filename(filename: str) -> str:
+    """A file name for a part header (RFC 7578 4.2): no character in it can end the header.
+
+    Quotes and backslashes are escaped as a quoted-string allows; control characters
+    (CR and LF among them), which a quoted-string cannot hold, are percent-encoded as
+    browsers do.
+    """
+    escaped = "".join(f"%{ord(c):02X}" if ord(c) < 0x20 or ord(c) == 0x7F else c for c in filename)
+    return escaped.replace("\\", "\\\\").replace('"', '\\"') or "file"
+
+
+def _check_content_type(content_type: Any) -> str:
+    import re
+
+    if not isinstance(content_type, str) or not re.fullmatch(
+        r"[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+(\s*;\s*[!#$%&'*+.^_`|~0-9A-Za-z-]+=[^\x00-\x1f\x7f;]*)*",
+        content_type,
+    ):
+        raise ValueError(f"content_type must be a media type such as 'image/png', got {excerpt(content_type)}")
+    return content_type
 
 
 def multipart(fields: Dict[str, Union[str, Tuple[str, str, bytes]]]) -> Tuple[bytes, str]:
-    """A ``multipart/form-data`` body: plain fields, or (filename, content type, bytes)."""
+    """A ``multipart/form-data`` body: plain fields, or (filename, content type, bytes).
+
+    File names are escaped as RFC 7578 asks (no quote, backslash or line break can end
+    the header); a content type must be a plain media type.
+    """
     import secrets  # it loads hashlib: only when a file is uploaded
 
     boundary = "replicate-min-" + secrets.token_hex(16)
@@ -111,10 +165,9 @@ def multipart(fields: Dict[str, Union[str, Tuple[str, str, bytes]]]) -> Tuple[by
             data = value.encode()
         else:
             filename, content_type, data = value
-            quoted = filename.replace("\\", "\\\\").replace('"', '\\"')
             head = (
-                f'Content-Disposition: form-data; name="{name}"; filename="{quoted}"\r\n'
-                f"Content-Type: {content_type}\r\n\r\n"
+                f'Content-Disposition: form-data; name="{name}"; filename="{_form_filename(filename)}"\r\n'
+                f"Content-Type: {_check_content_type(content_type)}\r\n\r\n"
             )
         parts.append(f"--{boundary}\r\n{head}".encode() + data + b"\r\n")
     body = b"".join(parts) + f"--{boundary}--\r\n".encode()
@@ -152,11 +205,11 @@ class File:
 class Files:
     """``client.files``: upload, fetch and delete files (``/v1/files``)."""
 
-    def __init__(self, client: Client) -> None:
-        self._client = client
+    def __init__(self, requester: Requester) -> None:
+        self._requester = requester
 
     def __repr__(self) -> str:
-        return f"<Files of {self._client!r}>"
+        return f"<Files of {self._requester!r}>"
 
     def create(
         self,
@@ -169,47 +222,48 @@ class Files:
         """Uploads ``file`` (a path, a binary file or bytes) and returns the stored file."""
         if not _is_file(file) or isinstance(file, str):
             raise TypeError(f"file must be a path, a binary file or bytes, got {excerpt(file)}")
-        import json
-
         data, name = _read(file)
         name = filename or name
+        if not isinstance(name, str):
+            raise TypeError(f"filename must be a string, got {excerpt(name)}")
         fields: Dict[str, Union[str, Tuple[str, str, bytes]]] = {
-            "content": (name, content_type or _content_type(name), data),
-            "metadata": json.dumps(metadata or {}),
+            "content": (name, _check_content_type(content_type or _content_type(name)), data),
+            "metadata": encode_json(metadata or {}, "metadata").decode(),
         }
         body, form_type = multipart(fields)
-        response = self._client._send(
-            "POST", "/v1/files", body=body, headers={"Content-Type": form_type}, resend_safe=False
+        response = self._requester.send(
+            "POST", "/v1/files", content=body, headers={"Content-Type": form_type}, idempotent=False
         )
-        from ._client import decode_json
-
         return File.from_json(decode_json(response.status, response.body, response.url))
 
     def get(self, id: str) -> File:
         """Fetches a file's description."""
-        return File.from_json(self._client._request("GET", f"/v1/files/{path_segment(_check_id(id))}"))
+        return File.from_json(self._requester.request("GET", f"/v1/files/{path_segment(_check_id(id))}"))
 
     def delete(self, id: str) -> None:
         """Deletes a file."""
-        self._client._request("DELETE", f"/v1/files/{path_segment(_check_id(id))}")
+        self._requester.request("DELETE", f"/v1/files/{path_segment(_check_id(id))}")
 
-    async def async_create(self, file: Any, **options: Any) -> File:
+    async def async_create(
+        self,
+        file: Any,
+        *,
+        filename: Optional[str] = None,
+        content_type: Optional[str] = None,
+        metadata: Optional[Dict[str, Any]] = None,
+    ) -> File:
         """Async ``create``."""
-        import asyncio
-
-        return await asyncio.to_thread(self.create, file, **options)
+        return await self._requester.run_async(
+            self.create, file, filename=filename, content_type=content_type, metadata=metadata
+        )
 
     async def async_get(self, id: str) -> File:
         """Async ``get``."""
-        import asyncio
-
-        return await asyncio.to_thread(self.get, id)
+        return await self._requester.run_async(self.get, id)
 
     async def async_delete(self, id: str) -> None:
         """Async ``delete``."""
-        import asyncio
-
-        await asyncio.to_thread(self.delete, id)
+        await self._requester.run_async(self.delete, id)
 
 
 def _check_id(id: Any) -> str:

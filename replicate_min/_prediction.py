@@ -1,28 +1,43 @@
-"""``Prediction``, its ``Progress``, and the ``Predictions`` namespace.
+"""``Prediction``, its ``Status`` and ``Progress``, and the ``Predictions`` namespace.
 
-The sync methods own the logic. Each ``async_`` twin runs its sync twin in a thread
-(``asyncio.to_thread``), except ``async_wait``, which sleeps on the event loop so that
-no thread is held between polls. Request bodies are built by pure functions below.
+The sync methods own the logic; each ``async_`` twin runs its sync twin on one of the
+client's worker threads (``Requester.run_async``), except the waits between polls,
+which sleep on the event loop and hold no thread. Every loop that waits for a
+prediction goes through one generator, ``polling``. Request bodies are built by pure
+functions below. A prediction refers to the ``Requester`` it came from, which is not a
+dataclass field: copying, comparing and pickling a prediction see only its data.
 """
 
 from __future__ import annotations
 
+import copy
+import enum
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, AsyncIterator, ClassVar, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from . import _log
-from ._exceptions import ModelError, ReplicateError, ReplicateException, ValidationError, WaitTimeoutError, excerpt
+from ._exceptions import (
+    APITimeoutError,
+    ModelError,
+    PredictionCanceledError,
+    ReplicateError,
+    StreamError,
+    ValidationError,
+    WaitTimeoutError,
+    excerpt,
+)
+from ._pagination import Page, parse_page
+from ._requester import USE_CLIENT_DEFAULT, Requester, UseClientDefault, check_seconds, check_url, default_requester
+from ._sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent
+from ._streaming import AsyncEventStream, EventStream
 from ._urls import path_segment
 
-TYPE_CHECKING = False  # typing costs milliseconds to import: only type checkers read it
 if TYPE_CHECKING:
-    from typing import Any, AsyncIterator, ClassVar, Dict, Iterable, Iterator, List, Optional, Tuple, Union
-
-    from ._client import Client
-    from ._pagination import Page
-    from ._sse import ServerSentEvent
-    from ._streaming import EventStream
+    from builtins import ellipsis  # the type of ``...``, the official "no cursor" default
+else:
+    ellipsis = type(...)
 
 __all__ = [
     "KNOWN_STATUSES",
@@ -30,20 +45,70 @@ __all__ = [
     "Prediction",
     "Predictions",
     "Progress",
+    "Status",
+    "check_outcome",
+    "polling",
 ]
 
+
+class Status(str, enum.Enum):
+    """A prediction's status. A ``str``, so ``status == "succeeded"`` holds as before."""
+
+    STARTING = "starting"
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    ABORTED = "aborted"
+
+    def __str__(self) -> str:  # "succeeded", not "Status.SUCCEEDED", in print and f-strings
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+    @property
+    def terminal(self) -> bool:
+        """True for a status that will not change again."""
+        return self in TERMINAL_STATUSES
+
+
 #: A prediction in one of these will not change again.
-TERMINAL_STATUSES = frozenset({"succeeded", "failed", "canceled", "aborted"})
-KNOWN_STATUSES = TERMINAL_STATUSES | {"starting", "processing"}
+TERMINAL_STATUSES = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELED, Status.ABORTED})
+KNOWN_STATUSES = frozenset(Status)
+_STATUSES = {status.value: status for status in Status}
 #: A model or deployment reference, ``owner/name``.
 OWNER_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*"
 WEBHOOK_EVENTS = frozenset({"start", "output", "logs", "completed"})
 #: Seconds added to a ``Prefer: wait=N`` hold to size the read timeout.
 WAIT_MARGIN = 5.0
+#: Unknown statuses are warned about once each, remembering at most this many.
+_MAX_WARNED_STATUSES = 32
+_warned_statuses: set[str] = set()
 
 # The official client's tqdm pattern (re caches the compiled form).
 _PROGRESS = r"^\s*(?P<percentage>\d+)%\s*\|.+?\|\s*(?P<current>\d+)\/(?P<total>\d+)"
-_warned_statuses: set[str] = set()
+
+
+def is_terminal(status: str) -> bool:
+    """True for succeeded, failed, canceled and aborted; an unknown status is not terminal."""
+    return status in TERMINAL_STATUSES
+
+
+def check_outcome(prediction: Prediction) -> None:
+    """The one rule for a finished prediction whose output was asked for.
+
+    ``failed`` raises ``ModelError``; ``canceled`` and ``aborted`` raise
+    ``PredictionCanceledError``; ``succeeded`` passes. ``run()``, ``output_iterator()``
+    and a stream whose ``done`` event names a reason use it; ``wait()`` only waits.
+    """
+    if prediction.status == Status.FAILED:
+        raise ModelError(prediction)
+    if prediction.status in (Status.CANCELED, Status.ABORTED):
+        raise PredictionCanceledError(prediction)
 
 
 @dataclass(frozen=True)
@@ -68,32 +133,6 @@ class Progress:
 
 _Progress = Progress  # the name Progress is also Prediction's class attribute
 
-# Each known field and the JSON type it holds (None is allowed for all but id and status).
-_FIELD_TYPES: Dict[str, type] = {
-    "id": str,
-    "status": str,
-    "model": str,
-    "version": str,
-    "input": dict,
-    "logs": str,
-    "error": str,
-    "metrics": dict,
-    "created_at": str,
-    "started_at": str,
-    "completed_at": str,
-    "urls": dict,
-    "data_removed": bool,
-    "deadline": str,
-    "deployment": str,
-    "source": str,
-    "webhook": str,
-    "webhook_events_filter": list,
-    "webhook_completed": str,
-}
-_JSON_NAMES = {str: "a string", dict: "an object", bool: "a boolean", list: "a list"}
-_REQUIRED = ("id", "status")
-_FIELDS = frozenset(_FIELD_TYPES) | {"output"}
-
 
 @dataclass
 class Prediction:
@@ -101,9 +140,13 @@ class Prediction:
 
     Every field the API sends is kept: the known ones as attributes, unknown ones in
     ``extra``. Types are checked at construction; a bad value raises
-    ``ValidationError`` naming the field. ``status`` may be any string: the known ones
-    are in ``KNOWN_STATUSES``, and an unknown one is logged and treated as not terminal.
+    ``ValidationError`` naming the field. ``status`` is a ``Status`` for the known
+    statuses and stays a plain string otherwise (logged, and treated as not finished).
     Timestamps are the API's RFC 3339 strings, unparsed.
+
+    A prediction fetched through a client acts through that client (``reload``,
+    ``wait``, ``cancel``, ``stream``); one built by hand or unpickled acts through the
+    default client until ``bind(client)``.
     """
 
     id: str
@@ -127,15 +170,14 @@ class Prediction:
     webhook_events_filter: Optional[List[str]] = None
     webhook_completed: Optional[str] = None
     extra: Dict[str, Any] = field(default_factory=dict)
-    _client: Optional[Client] = field(default=None, repr=False, compare=False)
 
-    if TYPE_CHECKING:  # set below the class: an annotation here would make it a field
-        Progress: ClassVar[type[_Progress]]
+    Progress: ClassVar[type[_Progress]] = _Progress  # the official spelling: Prediction.Progress.parse(logs)
+    _requester: ClassVar[Optional[Requester]] = None  # set per instance; never a field
 
     def __post_init__(self) -> None:
-        fields = self.__dict__
+        values = self.__dict__
         for name, kind in _FIELD_TYPES.items():
-            value = fields[name]
+            value = values[name]
             if type(value) is kind or (value is None and name not in _REQUIRED):
                 continue  # the common case, decided without isinstance
             if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
@@ -159,12 +201,15 @@ class Prediction:
                 field="webhook_events_filter",
                 value=events,
             )
-        if self.status not in KNOWN_STATUSES and self.status not in _warned_statuses:
+        status = _STATUSES.get(self.status)
+        if status is not None:
+            values["status"] = status
+        elif len(_warned_statuses) < _MAX_WARNED_STATUSES and self.status not in _warned_statuses:
             _warned_statuses.add(self.status)
-            _log.warning("prediction %s has unknown status %r; treating it as not finished", self.id, self.status)
+            _log.warning("prediction %r has unknown status %r; treating it as not finished", self.id, self.status)
 
     @classmethod
-    def from_json(cls, data: Any, client: Optional[Client] = None) -> Prediction:
+    def from_json(cls, data: Any, requester: Optional[Requester] = None) -> Prediction:
         """Builds a prediction from a decoded API body, validating every field."""
         if not isinstance(data, dict):
             raise ValidationError(f"a prediction must be a JSON object, got {excerpt(data)}", value=data)
@@ -175,7 +220,35 @@ class Prediction:
         extra: Dict[str, Any] = {}
         for key, value in data.items():
             (known if key in _FIELDS else extra)[key] = value
-        return cls(**known, extra=extra, _client=client)
+        prediction = cls(**known, extra=extra)
+        prediction.__dict__["_requester"] = requester
+        return prediction
+
+    # -- binding, copying, pickling ------------------------------------------------
+
+    def bind(self, client: Any) -> Prediction:
+        """Makes ``reload``, ``wait`` etc. go through ``client`` (a ``Client``); returns self."""
+        requester = getattr(client, "requester", client)
+        if not isinstance(requester, Requester):
+            raise TypeError(f"bind() takes a Client, got {excerpt(client)}")
+        self.__dict__["_requester"] = requester
+        return self
+
+    def __getstate__(self) -> Dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_requester", None)  # a client holds locks and sockets: not data
+        return state
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def __deepcopy__(self, memo: Dict[int, Any]) -> Prediction:
+        twin = Prediction.__new__(Prediction)
+        memo[id(self)] = twin
+        twin.__dict__.update(copy.deepcopy(self.__getstate__(), memo))
+        if "_requester" in self.__dict__:
+            twin.__dict__["_requester"] = self._requester  # the copy acts through the same client
+        return twin
 
     # -- reading -----------------------------------------------------------------
 
@@ -187,12 +260,12 @@ class Prediction:
     @property
     def done(self) -> bool:
         """True once the status is terminal (succeeded, failed, canceled or aborted)."""
-        return self.status in TERMINAL_STATUSES
+        return is_terminal(self.status)
 
     def to_dict(self) -> Dict[str, Any]:
         """The prediction as JSON-ready data: the known fields, then the ``extra`` ones."""
-        data = {name: getattr(self, name) for name in _FIELD_TYPES}
-        data["output"] = self.output
+        data = {name: getattr(self, name) for name in _FIELDS}
+        data["status"] = str(data["status"])
         data.update(self.extra)
         return data
 
@@ -200,12 +273,10 @@ class Prediction:
 
     # -- acting ------------------------------------------------------------------
 
-    def _bound(self) -> Client:
-        if self._client is None:
-            raise ReplicateException(
-                f"prediction {self.id} is not bound to a client; get it through client.predictions"
-            )
-        return self._client
+    @property
+    def requester(self) -> Requester:
+        """The requester this prediction acts through (its client's, else the default one)."""
+        return self._requester or default_requester()
 
     def _update(self, other: Prediction) -> None:
         for name in _FIELDS:
@@ -214,161 +285,229 @@ class Prediction:
 
     def reload(self) -> None:
         """Fetches the prediction again and updates this object in place."""
-        self._update(self._bound().predictions.get(self.id))
+        self._reload(None)
+
+    def _reload(self, deadline: Optional[float]) -> None:
+        self._update(Predictions(self.requester)._get(self.id, deadline))
 
     def cancel(self) -> None:
         """Cancels the prediction and updates this object with the API's answer."""
-        self._update(self._bound().predictions.cancel(self.id))
+        self._update(Predictions(self.requester).cancel(self.id))
 
     def wait(self, timeout: Optional[float] = None) -> None:
         """Polls at the client's ``poll_interval`` until the status is terminal.
 
+        ``wait`` only waits: a failed or canceled prediction returns normally (look at
+        ``status``); ``run()`` and ``output_iterator()`` are the ones that raise.
+
         Args:
-            timeout: overall seconds to wait; ``None`` waits as long as it takes.
+            timeout: overall seconds to wait, every request included; ``None`` waits as
+                long as it takes.
 
         Raises:
             WaitTimeoutError: ``timeout`` passed first (the prediction keeps running).
         """
         deadline = _deadline(timeout)
-        interval = self._bound().poll_interval
-        while self.status not in TERMINAL_STATUSES:
-            time.sleep(_next_sleep(interval, deadline, self))
-            self.reload()
-
-    async def async_reload(self) -> None:
-        """Async ``reload``."""
-        import asyncio
-
-        await asyncio.to_thread(self.reload)
-
-    async def async_cancel(self) -> None:
-        """Async ``cancel``."""
-        import asyncio
-
-        await asyncio.to_thread(self.cancel)
+        for delay in polling(self, deadline):
+            time.sleep(delay)
+            _within(deadline, self, self._reload, deadline)
 
     async def async_wait(self, timeout: Optional[float] = None) -> None:
         """Async ``wait``: sleeps on the event loop between reloads, holding no thread."""
         import asyncio
 
         deadline = _deadline(timeout)
-        interval = self._bound().poll_interval
-        while self.status not in TERMINAL_STATUSES:
-            await asyncio.sleep(_next_sleep(interval, deadline, self))
-            await self.async_reload()
+        for delay in polling(self, deadline):
+            await asyncio.sleep(delay)
+            await self.requester.run_async(_within, deadline, self, self._reload, deadline)
+
+    async def async_reload(self) -> None:
+        """Async ``reload``."""
+        await self.requester.run_async(self.reload)
+
+    async def async_cancel(self) -> None:
+        """Async ``cancel``."""
+        await self.requester.run_async(self.cancel)
 
     # -- output as it is made -------------------------------------------------------
 
     def stream(
         self,
         *,
-        idle_timeout: Optional[float] = None,
+        idle_timeout: Union[float, UseClientDefault, None] = USE_CLIENT_DEFAULT,
         max_reconnects: int = 5,
-        max_event_size: Optional[int] = None,
+        max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
     ) -> EventStream:
         """Streams the prediction's server-sent events as they arrive; ends after ``done``.
 
         Output events are ``str(event)``-able to their text; ``logs`` events carry log
         lines. A dropped or silent connection is resumed with ``Last-Event-ID``, and no
-        event id is yielded twice. Close the returned iterator (or leave its ``with``
-        block, or just stop iterating) to drop the connection.
+        event id is handed out twice. Close the returned stream (or leave its ``with``
+        block, or drop it) to drop the connection.
 
         Args:
-            idle_timeout: seconds of silence before reconnecting; ``None`` takes the
-                client's ``stream_idle_timeout`` (where ``None`` means no limit).
+            idle_timeout: seconds of silence before reconnecting; by default the client's
+                ``stream_idle_timeout``; ``None`` waits forever.
             max_reconnects: how often a broken stream is resumed before giving up.
-            max_event_size: the longest event (in characters) accepted; ``None`` is the
-                parser's default of 8 MiB.
+            max_event_size: the longest line and the most data of one event, in characters.
 
         Raises:
             ReplicateError: the prediction has no stream URL (the model does not support
                 streaming), or the stream URL answered with an error status.
             StreamError: the model reported an ``error`` event (``.detail``), or the
                 stream broke beyond repair.
+            PredictionCanceledError: the ``done`` event says the prediction was canceled.
         """
-        from ._streaming import EventStream
-
-        client = self._bound()
         url = (self.urls or {}).get("stream")
         if not url:
             raise ReplicateError(
                 title="Streaming not supported",
                 detail=f"prediction {self.id} has no stream URL: the model does not support streaming",
             )
+        check_url("urls.stream", url)
         if isinstance(max_reconnects, bool) or not isinstance(max_reconnects, int) or max_reconnects < 0:
             raise ValueError(f"max_reconnects must be a whole number, 0 or more, got {excerpt(max_reconnects)}")
-        if idle_timeout is None:
-            idle_timeout = client.stream_idle_timeout
-        else:
-            _check_seconds("idle_timeout", idle_timeout)
+        if not isinstance(idle_timeout, UseClientDefault):
+            check_seconds("idle_timeout", idle_timeout, allow_none=True)
 
         def finished() -> bool:
             self.reload()
             return self.done
 
         return EventStream(
-            client,
+            self.requester,
             url,
             idle_timeout=idle_timeout,
             max_reconnects=max_reconnects,
-            is_finished=finished,
             max_event_size=max_event_size,
+            is_finished=finished,
+            on_done=self._on_done,
         )
+
+    def _on_done(self, event: ServerSentEvent) -> None:
+        """A ``done`` event that names a reason (``canceled``, ``aborted``) follows the one rule."""
+        if '"reason"' not in event.data:
+            return  # the usual "{}"
+        try:
+            payload = event.json()
+        except StreamError:  # a done event's data is a courtesy: what cannot be read is ignored
+            return
+        reason = payload.get("reason") if isinstance(payload, dict) else None
+        if reason in (Status.CANCELED, Status.ABORTED):
+            self.status = _STATUSES[str(reason)]
+            check_outcome(self)
 
     def async_stream(
         self,
         *,
-        idle_timeout: Optional[float] = None,
+        idle_timeout: Union[float, UseClientDefault, None] = USE_CLIENT_DEFAULT,
         max_reconnects: int = 5,
-        max_event_size: Optional[int] = None,
-    ) -> AsyncIterator[ServerSentEvent]:
-        """Async ``stream``: ``async for event in prediction.async_stream()``.
+        max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+    ) -> AsyncEventStream:
+        """Async ``stream``: ``async for event in prediction.async_stream()`` (``await`` it first, if you like).
 
-        Each stream reads on a thread of its own, so waiting streams never starve the
-        event loop's shared executor. Leaving the loop or cancelling the task closes it.
+        Leaving ``async with``, ``aclose()``, or cancelling the task closes the connection.
         """
-        from ._streaming import iterate_in_thread
-
-        return iterate_in_thread(
-            lambda: self.stream(idle_timeout=idle_timeout, max_reconnects=max_reconnects, max_event_size=max_event_size)
+        return AsyncEventStream(
+            self.requester,
+            lambda: self.stream(
+                idle_timeout=idle_timeout, max_reconnects=max_reconnects, max_event_size=max_event_size
+            ),
         )
 
     def output_iterator(self) -> Iterator[Any]:
         """Yields each new item of a list output as it appears, polling at the client's interval.
 
-        A non-list output is yielded once, at the end. Ends on any terminal status.
+        A non-list output is yielded once, at the end. Ends when the prediction ends.
 
         Raises:
-            ModelError: the prediction failed (after yielding what it had produced).
+            ModelError: the prediction failed; PredictionCanceledError: it was canceled
+            or aborted (each after yielding what it had produced).
         """
-        interval = self._bound().poll_interval
         count = 0
-        while True:
-            new, count = _new_items(self.output, count, self.done)
+        for delay in polling(self, None):
+            new, count = _new_items(self.output, count, False)
             yield from new
-            if self.done:
-                break
-            time.sleep(interval)
+            time.sleep(delay)
             self.reload()
-        if self.status == "failed":
-            raise ModelError(self)
+        new, count = _new_items(self.output, count, True)
+        yield from new
+        check_outcome(self)
 
     async def async_output_iterator(self) -> AsyncIterator[Any]:
         """Async ``output_iterator``: sleeps on the event loop between polls, holding no thread."""
         import asyncio
 
-        interval = self._bound().poll_interval
         count = 0
-        while True:
-            new, count = _new_items(self.output, count, self.done)
+        for delay in polling(self, None):
+            new, count = _new_items(self.output, count, False)
             for item in new:
                 yield item
-            if self.done:
-                break
-            await asyncio.sleep(interval)
+            await asyncio.sleep(delay)
             await self.async_reload()
-        if self.status == "failed":
-            raise ModelError(self)
+        new, count = _new_items(self.output, count, True)
+        for item in new:
+            yield item
+        check_outcome(self)
+
+
+# Each field and the JSON type it holds, derived from the declarations above: declared once.
+_ANNOTATION_TYPES: Dict[str, Optional[type]] = {
+    "str": str,
+    "Optional[str]": str,
+    "Optional[bool]": bool,
+    "Optional[Dict[str, Any]]": dict,
+    "Optional[Dict[str, str]]": dict,
+    "Optional[List[str]]": list,
+    "Any": None,
+    "Dict[str, Any]": None,  # extra
+}
+_FIELD_TYPES: Dict[str, type] = {
+    item.name: kind
+    for item in fields(Prediction)
+    if (kind := _ANNOTATION_TYPES[str(item.type)]) is not None  # a new annotation must be added above
+}
+_JSON_NAMES = {str: "a string", dict: "an object", bool: "a boolean", list: "a list"}
+_REQUIRED = ("id", "status")
+_FIELDS = tuple(item.name for item in fields(Prediction) if item.name != "extra")
+
+
+def polling(prediction: Prediction, deadline: Optional[float]) -> Iterator[float]:
+    """The one polling loop: yields how long to sleep before each reload, until the prediction ends.
+
+    The caller sleeps (``time.sleep`` or ``asyncio.sleep``) and reloads; the generator
+    looks at the prediction again before each step, so every state the caller sees
+    (``wait``, ``output_iterator``, the command line's status line) comes through here.
+
+    Raises:
+        WaitTimeoutError: ``deadline`` (a ``time.monotonic()`` value) passed first.
+    """
+    while not prediction.done:
+        interval = prediction.requester.settings.poll_interval
+        if deadline is None:
+            yield interval
+            continue
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise _timed_out(prediction)
+        yield min(interval, left)
+
+
+def _timed_out(prediction: Prediction) -> WaitTimeoutError:
+    return WaitTimeoutError(
+        f"prediction {prediction.id} is still {str(prediction.status)!r} after the timeout; it keeps running",
+        prediction,
+    )
+
+
+def _within(deadline: Optional[float], prediction: Prediction, call: Any, *args: Any) -> None:
+    """``call(*args)``; a request cut short by ``deadline`` is a ``WaitTimeoutError``."""
+    try:
+        call(*args)
+    except APITimeoutError as exc:
+        if deadline is not None and time.monotonic() >= deadline - 0.01:
+            raise _timed_out(prediction) from exc
+        raise
 
 
 def _new_items(output: Any, count: int, done: bool) -> Tuple[List[Any], int]:
@@ -383,34 +522,9 @@ def _new_items(output: Any, count: int, done: bool) -> Tuple[List[Any], int]:
     return [], count
 
 
-Prediction.Progress = Progress  # the official client's spelling: Prediction.Progress.parse(logs)
-
-
 def _deadline(timeout: Optional[float]) -> Optional[float]:
-    if timeout is None:
-        return None
-    _check_seconds("timeout", timeout)
-    return time.monotonic() + timeout
-
-
-def _next_sleep(interval: float, deadline: Optional[float], prediction: Prediction) -> float:
-    """How long to sleep before the next poll; raises once the deadline has passed."""
-    if deadline is None:
-        return interval
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise WaitTimeoutError(
-            f"prediction {prediction.id} is still {prediction.status!r} after the timeout; it keeps running",
-            prediction,
-        )
-    return min(interval, left)
-
-
-def _check_seconds(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number of seconds, got {excerpt(value)}")
-    if not value >= 0:
-        raise ValueError(f"{name} must be zero or more seconds, got {value!r}")
+    seconds = check_seconds("timeout", timeout, allow_none=True)
+    return None if seconds is None else time.monotonic() + seconds
 
 
 # -- request building (pure) ---------------------------------------------------------
@@ -420,9 +534,9 @@ def _owner_name(kind: str, ref: Any) -> str:
     """Validates ``owner/name`` and returns it."""
     if not isinstance(ref, str):
         raise TypeError(f"{kind} must be a string like 'owner/name', got {excerpt(ref)}")
-    if not re.fullmatch(OWNER_NAME, ref):
+    if not re.fullmatch(OWNER_NAME, ref, flags=re.ASCII):
         hint = " (for a version, pass version='owner/name:version' instead)" if ":" in ref else ""
-        raise ValueError(f"{kind} must look like 'owner/name', got {ref!r}{hint}")
+        raise ValueError(f"{kind} must look like 'owner/name', got {ref[:80]!r}{hint}")
     return ref
 
 
@@ -446,14 +560,14 @@ def cancel_after_header(value: Union[str, int, float, None]) -> Optional[str]:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise TypeError(f"cancel_after must be a duration like '1h30m' or seconds, got {excerpt(value)}")
     if isinstance(value, str):
-        match = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?|(\d+)", value)
+        match = re.fullmatch(r"(?:(\d{1,9})h)?(?:(\d{1,9})m)?(?:(\d{1,9})s)?|(\d{1,9})", value, flags=re.ASCII)
         if not value or not match:
-            raise ValueError(f"cancel_after must be a duration like '90s', '5m' or '1h30m45s', got {value!r}")
+            raise ValueError(f"cancel_after must be a duration like '90s', '5m' or '1h30m45s', got {value[:40]!r}")
         hours, minutes, secs, bare = (int(group or 0) for group in match.groups())
         seconds: float = hours * 3600 + minutes * 60 + secs + bare
         text = value
     else:
-        if value != value or value in (float("inf"), float("-inf")) or value != int(value):
+        if not -1e15 < value < 1e15 or value != int(value):
             raise ValueError(f"cancel_after must be a whole number of seconds, got {value!r}")
         seconds, text = value, f"{int(value)}s"
     if seconds < 5:
@@ -465,15 +579,15 @@ def build_create(
     version: Optional[str],
     input: Optional[Dict[str, Any]],
     *,
-    model: Optional[str],
-    deployment: Optional[str],
-    webhook: Optional[str],
-    webhook_completed: Optional[str],
-    webhook_events_filter: Optional[Iterable[str]],
-    stream: Optional[bool],
-    wait: Union[bool, int, None],
-    cancel_after: Union[str, int, float, None],
-) -> Tuple[str, bytes, Dict[str, str], Optional[float]]:
+    model: Optional[str] = None,
+    deployment: Optional[str] = None,
+    webhook: Optional[str] = None,
+    webhook_completed: Optional[str] = None,
+    webhook_events_filter: Optional[Iterable[str]] = None,
+    stream: Optional[bool] = None,
+    wait: Union[bool, int, None] = None,
+    cancel_after: Union[str, int, float, None] = None,
+) -> Tuple[str, Dict[str, Any], Dict[str, str], Optional[float]]:
     """Validates create arguments; returns (path, JSON body, extra headers, wait hold in seconds)."""
     targets = [
         name
@@ -499,7 +613,7 @@ def build_create(
     body["input"] = input
     for name, url in (("webhook", webhook), ("webhook_completed", webhook_completed)):
         if url is not None:
-            if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            if not isinstance(url, str) or not url.startswith(("https://", "http://")) or not url.isprintable():
                 raise ValueError(f"{name} must be an http(s) URL, got {excerpt(url)}")
             body[name] = url
     if webhook_events_filter is not None:
@@ -523,13 +637,7 @@ def build_create(
     cancel_after_text = cancel_after_header(cancel_after)
     if cancel_after_text is not None:
         headers["Cancel-After"] = cancel_after_text
-    import json
-
-    try:
-        data = json.dumps(body, allow_nan=False).encode()
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"input must be JSON-serializable: {exc}") from exc
-    return path, data, headers, hold
+    return path, body, headers, hold
 
 
 def _prediction_path(id: Any, suffix: str = "") -> str:
@@ -541,14 +649,14 @@ def _prediction_path(id: Any, suffix: str = "") -> str:
 class Predictions:
     """``client.predictions``: create, get, list and cancel predictions."""
 
-    def __init__(self, client: Client) -> None:
-        self._client = client
+    def __init__(self, requester: Requester) -> None:
+        self._requester = requester
 
     def __repr__(self) -> str:
-        return f"<Predictions of {self._client!r}>"
+        return f"<Predictions of {self._requester!r}>"
 
     def _parse(self, data: Any) -> Prediction:
-        return Prediction.from_json(data, self._client)
+        return Prediction.from_json(data, self._requester)
 
     def create(
         self,
@@ -591,35 +699,64 @@ class Predictions:
             APIConnectionError: no answer. A create is never retried once it may
                 have reached the server, so it never creates a duplicate.
         """
-        from ._files import encode_files
-
-        input = encode_files({} if input is None else input, self._client, file_encoding_strategy)
-        path, body, headers, hold = build_create(
+        return self._create(
             version,
             input,
-            model=model,
-            deployment=deployment,
-            webhook=webhook,
-            webhook_completed=webhook_completed,
-            webhook_events_filter=webhook_events_filter,
-            stream=stream,
-            wait=wait,
-            cancel_after=cancel_after,
+            dict(
+                model=model,
+                deployment=deployment,
+                webhook=webhook,
+                webhook_completed=webhook_completed,
+                webhook_events_filter=webhook_events_filter,
+                stream=stream,
+                wait=wait,
+                cancel_after=cancel_after,
+            ),
+            file_encoding_strategy,
+            None,
         )
-        read_timeout = None
-        if hold is not None and self._client.timeout is not None:
-            read_timeout = max(self._client.timeout, hold + WAIT_MARGIN)
-        return self._parse(
-            self._client._request(
-                "POST", path, body=body, headers=headers, read_timeout=read_timeout, resend_safe=False
-            )
+
+    def _create(
+        self,
+        version: Optional[str],
+        input: Optional[Dict[str, Any]],
+        options: Dict[str, Any],
+        file_encoding_strategy: Optional[str],
+        deadline: Optional[float],
+    ) -> Prediction:
+        """``create``, bounded by ``deadline`` (a ``time.monotonic()`` value) if given."""
+        from ._files import encode_files
+
+        path, body, headers, hold = build_create(version, input, **options)
+        body["input"] = encode_files(body["input"], self._requester, file_encoding_strategy)
+        settings = self._requester.settings
+        read_timeout: Union[float, UseClientDefault, None] = USE_CLIENT_DEFAULT
+        if hold is not None and settings.timeout is not None:
+            read_timeout = max(settings.timeout, hold + WAIT_MARGIN)
+        data = self._requester.request(
+            "POST", path, json=body, headers=headers, read_timeout=read_timeout, deadline=deadline, idempotent=False
         )
+        return self._parse(data)
 
     def get(self, id: str) -> Prediction:
-        """Fetches a prediction by id."""
-        return self._parse(self._client._request("GET", _prediction_path(id)))
+        """Fetches a prediction by id.
 
-    def list(self, cursor: Union[str, ellipsis, None] = ...) -> Page[Prediction]:  # noqa: F821
+        Raises:
+            ValidationError: the server answered with another prediction than the one asked for.
+        """
+        return self._get(id, None)
+
+    def _get(self, id: str, deadline: Optional[float]) -> Prediction:
+        prediction = self._parse(self._requester.request("GET", _prediction_path(id), deadline=deadline))
+        if prediction.id != id:  # a second line of defence against a response meant for another request
+            raise ValidationError(
+                f"asked for prediction {id!r}, the server answered with {prediction.id[:80]!r}",
+                field="id",
+                value=prediction.id,
+            )
+        return prediction
+
+    def list(self, cursor: Union[str, ellipsis, None] = ...) -> Page[Prediction]:
         """One page of predictions, newest first.
 
         Args:
@@ -633,39 +770,54 @@ class Predictions:
         if cursor is ...:
             target = "/v1/predictions"
         elif isinstance(cursor, str) and cursor.startswith(("https://", "http://")):
-            target = cursor
+            target = check_url("cursor", cursor)
         else:
             raise TypeError(f"cursor must be a page's next URL, got {excerpt(cursor)}")
-        from ._pagination import parse_page
-
-        return parse_page(self._client._request("GET", target), self._parse)
+        return parse_page(self._requester.request("GET", target), self._parse)
 
     def cancel(self, id: str) -> Prediction:
         """Cancels a prediction and returns it as the API answered."""
-        return self._parse(self._client._request("POST", _prediction_path(id, "/cancel")))
+        return self._parse(self._requester.request("POST", _prediction_path(id, "/cancel")))
 
     async def async_create(
-        self, version: Optional[str] = None, input: Optional[Dict[str, Any]] = None, **params: Any
+        self,
+        version: Optional[str] = None,
+        input: Optional[Dict[str, Any]] = None,
+        *,
+        model: Optional[str] = None,
+        deployment: Optional[str] = None,
+        webhook: Optional[str] = None,
+        webhook_completed: Optional[str] = None,
+        webhook_events_filter: Optional[Iterable[str]] = None,
+        stream: Optional[bool] = None,
+        wait: Union[bool, int, None] = None,
+        cancel_after: Union[str, int, float, None] = None,
+        file_encoding_strategy: Optional[str] = None,
     ) -> Prediction:
         """Async ``create`` (same arguments)."""
-        import asyncio
-
-        return await asyncio.to_thread(self.create, version, input, **params)
+        return await self._requester.run_async(
+            self.create,
+            version,
+            input,
+            model=model,
+            deployment=deployment,
+            webhook=webhook,
+            webhook_completed=webhook_completed,
+            webhook_events_filter=webhook_events_filter,
+            stream=stream,
+            wait=wait,
+            cancel_after=cancel_after,
+            file_encoding_strategy=file_encoding_strategy,
+        )
 
     async def async_get(self, id: str) -> Prediction:
         """Async ``get``."""
-        import asyncio
+        return await self._requester.run_async(self.get, id)
 
-        return await asyncio.to_thread(self.get, id)
-
-    async def async_list(self, cursor: Union[str, ellipsis, None] = ...) -> Page[Prediction]:  # noqa: F821
+    async def async_list(self, cursor: Union[str, ellipsis, None] = ...) -> Page[Prediction]:
         """Async ``list``."""
-        import asyncio
-
-        return await asyncio.to_thread(self.list, cursor)
+        return await self._requester.run_async(self.list, cursor)
 
     async def async_cancel(self, id: str) -> Prediction:
         """Async ``cancel``."""
-        import asyncio
-
-        return await asyncio.to_thread(self.cancel, id)
+        return await self._requester.run_async(self.cancel, id)

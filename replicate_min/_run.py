@@ -1,18 +1,14 @@
-"""``run()`` and ``stream()``: a model reference in, the finished output (or its events) out."""
+"""``run()``: a model reference in, the finished output out, within one overall deadline."""
 
 from __future__ import annotations
 
 import re
 import time
+from typing import Any, Callable, Dict, Optional, Tuple, Union
 
-from ._exceptions import ModelError, PredictionCanceledError, excerpt
-from ._prediction import OWNER_NAME, Prediction, _check_seconds
-
-TYPE_CHECKING = False  # typing costs milliseconds to import: only type checkers read it
-if TYPE_CHECKING:
-    from typing import Any, Dict, Optional, Tuple, Union
-
-    from ._client import Client
+from ._exceptions import excerpt
+from ._prediction import OWNER_NAME, Prediction, Predictions, check_outcome
+from ._requester import Requester, check_seconds
 
 __all__ = ["async_run", "output_of", "parse_ref", "run"]
 
@@ -29,19 +25,18 @@ def parse_ref(ref: Any) -> Dict[str, Any]:
         raise TypeError(f"ref must be a string such as 'owner/name', got {excerpt(ref)}")
     if re.fullmatch(_VERSION_ID, ref):
         return {"version": ref}
-    match = re.fullmatch(f"({OWNER_NAME})(?::({_VERSION_ID}))?", ref)
+    match = re.fullmatch(f"({OWNER_NAME})(?::({_VERSION_ID}))?", ref, flags=re.ASCII)
     if not match:
-        raise ValueError(f"ref must be 'owner/name', 'owner/name:<64-hex version>' or a 64-hex version id, got {ref!r}")
+        raise ValueError(
+            f"ref must be 'owner/name', 'owner/name:<64-hex version>' or a 64-hex version id, got {ref[:80]!r}"
+        )
     model, version = match.groups()
     return {"version": version} if version else {"model": model}
 
 
 def output_of(prediction: Prediction) -> Any:
     """The output of a finished prediction; raises if it failed, was canceled or aborted."""
-    if prediction.status == "failed":
-        raise ModelError(prediction)
-    if prediction.status in ("canceled", "aborted"):
-        raise PredictionCanceledError(prediction)
+    check_outcome(prediction)
     return prediction.output
 
 
@@ -49,49 +44,66 @@ def _hold(wait: Union[bool, int], timeout: Optional[float]) -> Union[bool, int]:
     """The ``Prefer: wait`` hold, shortened to fit inside an overall timeout."""
     if timeout is None or wait is False:
         return wait
-    _check_seconds("timeout", timeout)
     limit = int(timeout)
     if limit < 1:
         return False
     return min(limit, 60) if wait is True else min(int(wait), limit)
 
 
-def _start(
-    ref: str, wait: Union[bool, int], timeout: Optional[float]
-) -> Tuple[Dict[str, Any], Union[bool, int], Optional[float]]:
-    """Where to post, the ``Prefer: wait`` hold, and the deadline (a monotonic time or None)."""
-    target = parse_ref(ref)
-    hold = _hold(wait, timeout)
-    return target, hold, None if timeout is None else time.monotonic() + timeout
-
-
-def _remaining(deadline: Optional[float]) -> Optional[float]:
-    return None if deadline is None else max(0.0, deadline - time.monotonic())
-
-
 def run(
-    client: Client,
+    requester: Requester,
     ref: str,
     input: Optional[Dict[str, Any]],
+    *,
     wait: Union[bool, int],
     timeout: Optional[float],
-    params: Dict[str, Any],
+    options: Dict[str, Any],
 ) -> Any:
-    target, hold, deadline = _start(ref, wait, timeout)
-    prediction = client.predictions.create(input=input, wait=hold, **target, **params)
-    prediction.wait(timeout=_remaining(deadline))
+    """Creates a prediction, waits for it and returns its output, all within ``timeout``.
+
+    Every request, retry wait and poll is bounded by the one deadline; past it the
+    create raises ``APITimeoutError`` (whose ``sent`` says whether a prediction may
+    exist) or the wait raises ``WaitTimeoutError`` (the prediction exists, and runs on).
+    """
+    create, deadline = _prepare(requester, ref, input, wait, timeout, options)
+    prediction = create()
+    prediction.wait(timeout=_left(deadline))
     return output_of(prediction)
 
 
 async def async_run(
-    client: Client,
+    requester: Requester,
+    ref: str,
+    input: Optional[Dict[str, Any]],
+    *,
+    wait: Union[bool, int],
+    timeout: Optional[float],
+    options: Dict[str, Any],
+) -> Any:
+    """``run`` for async code: the create on a worker thread, the polls sleeping on the loop."""
+    create, deadline = _prepare(requester, ref, input, wait, timeout, options)
+    prediction = await requester.run_async(create)
+    await prediction.async_wait(timeout=_left(deadline))
+    return output_of(prediction)
+
+
+def _prepare(
+    requester: Requester,
     ref: str,
     input: Optional[Dict[str, Any]],
     wait: Union[bool, int],
     timeout: Optional[float],
-    params: Dict[str, Any],
-) -> Any:
-    target, hold, deadline = _start(ref, wait, timeout)
-    prediction = await client.predictions.async_create(input=input, wait=hold, **target, **params)
-    await prediction.async_wait(timeout=_remaining(deadline))
-    return output_of(prediction)
+    options: Dict[str, Any],
+) -> Tuple[Callable[[], Prediction], Optional[float]]:
+    """Checks the arguments; returns the create to make and the deadline (monotonic) or None."""
+    timeout = check_seconds("timeout", timeout, allow_none=True)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    strategy = options.pop("file_encoding_strategy", None)
+    target = parse_ref(ref)
+    version = target.pop("version", None)
+    options = {**target, **options, "wait": _hold(wait, timeout)}
+    return lambda: Predictions(requester)._create(version, input, options, strategy, deadline), deadline
+
+
+def _left(deadline: Optional[float]) -> Optional[float]:
+    return None if deadline is None else max(0.0, deadline - time.monotonic())

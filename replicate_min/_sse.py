@@ -20,7 +20,13 @@ line is dispatched rather than discarded, so a stream cut right after its final 
 
 Each chunk is searched once: the text of an unfinished line is kept in pieces and
 joined when its end arrives, so parsing stays linear however the bytes are split.
-Pending input is bounded by ``max_event_size``; past it ``StreamError`` is raised.
+``max_event_size`` bounds two things, both independent of how the bytes are split:
+the length of any one line (field name included), and the data of one event (its
+``data`` values joined). Past either, ``StreamError`` is raised.
+
+Replicate's events are nearly always ``event:``/``id:``/one ``data:`` line. Whole
+events of exactly that shape are built by a fast path (``_take_blocks``) that checks
+the same bounds; a property test proves it equal to the line-by-line rules.
 """
 
 from __future__ import annotations
@@ -28,17 +34,16 @@ from __future__ import annotations
 import codecs
 import enum
 from itertools import repeat
+from typing import Any, List, Optional, Union
 
 from ._exceptions import StreamError
 
-TYPE_CHECKING = False  # typing costs milliseconds to import: only type checkers read it
-if TYPE_CHECKING:
-    from typing import Any, List, Optional, Union
-
 __all__ = ["DEFAULT_MAX_EVENT_SIZE", "SSEParser", "ServerSentEvent"]
 
-#: The default bound, in characters, on an unfinished line plus an undispatched event's data.
+#: The default bound, in characters, on one line and on one event's data.
 DEFAULT_MAX_EVENT_SIZE = 8 * 1024 * 1024
+#: The largest ``retry:`` value kept, in milliseconds (larger ones are clamped to it).
+MAX_RETRY_MILLISECONDS = 10**9
 
 
 class _EventType(str, enum.Enum):
@@ -94,8 +99,9 @@ class ServerSentEvent:
 
         try:
             return json.loads(self.data)
-        except ValueError as exc:
-            raise StreamError(f"{self.event!s} event data is not JSON: {self.data[:80]!r}") from exc
+        except (ValueError, RecursionError) as exc:
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else "not JSON"
+            raise StreamError(f"{self.event!s} event data is {reason}: {self.data[:80]!r}") from None
 
 
 class SSEParser:
@@ -106,6 +112,8 @@ class SSEParser:
     """
 
     def __init__(self, max_event_size: int = DEFAULT_MAX_EVENT_SIZE) -> None:
+        if isinstance(max_event_size, bool) or not isinstance(max_event_size, int):
+            raise TypeError(f"max_event_size must be a whole number of characters, got {max_event_size!r}")
         if max_event_size < 1:
             raise ValueError("max_event_size must be at least 1")
         self.max_event_size = max_event_size
@@ -120,6 +128,13 @@ class SSEParser:
         self._data_size = 0
         self._event = ""
         self._event_retry: Optional[int] = None
+
+    def fresh(self) -> SSEParser:
+        """A parser for a new connection to the same stream: the last id and retry carry over."""
+        parser = SSEParser(self.max_event_size)
+        parser.last_event_id = self.last_event_id
+        parser.retry = self.retry
+        return parser
 
     def feed(self, chunk: bytes) -> List[ServerSentEvent]:
         """Parses ``chunk`` and returns the events it completed, in order.
@@ -187,8 +202,8 @@ class SSEParser:
             tail = text[position:]
             self._line.append(tail)
             self._line_size += len(tail)
-            if self._line_size + self._data_size > self.max_event_size:
-                raise StreamError(f"a server-sent event line exceeds max_event_size ({self.max_event_size} characters)")
+            if self._line_size > self.max_event_size:
+                self._too_long()
         return events
 
     def _take_blocks(self, region: str, events: List[ServerSentEvent]) -> None:
@@ -205,7 +220,7 @@ class SSEParser:
                 and all(map(str.startswith, names, repeat("event: ")))
                 and all(map(str.startswith, ids, repeat("id: ")))
                 and all(map(str.startswith, data, repeat("data: ")))
-                and max(map(len, data)) - 6 <= self.max_event_size
+                and max(map(len, lines)) <= self.max_event_size
             ):
                 events += [
                     ServerSentEvent(name[7:] or "message", value[6:], event_id[4:])
@@ -217,7 +232,12 @@ class SSEParser:
             self._take_line(line, events)
         self._take_line("", events)
 
+    def _too_long(self) -> None:
+        raise StreamError(f"a server-sent event line exceeds max_event_size ({self.max_event_size} characters)")
+
     def _take_line(self, line: str, events: List[ServerSentEvent]) -> None:
+        if len(line) > self.max_event_size:
+            self._too_long()
         if not line:
             if self._data:
                 event = ServerSentEvent(
@@ -237,7 +257,7 @@ class SSEParser:
         if name == "data":
             self._data.append(value)
             self._data_size += len(value) + 1
-            if self._data_size > self.max_event_size:
+            if self._data_size - 1 > self.max_event_size:
                 raise StreamError(
                     f"a server-sent event's data exceeds max_event_size ({self.max_event_size} characters)"
                 )
@@ -248,4 +268,5 @@ class SSEParser:
                 self.last_event_id = value
         elif name == "retry":
             if value.isascii() and value.isdigit():
-                self.retry = self._event_retry = int(value)
+                # A number of hundreds of digits would overflow a float later: clamp it.
+                self.retry = self._event_retry = int(value) if len(value) < 10 else MAX_RETRY_MILLISECONDS

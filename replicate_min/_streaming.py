@@ -1,43 +1,106 @@
 """Reading a prediction's event stream: reconnection, de-duplication, and async iteration.
 
-``EventStream`` reads the SSE body with ``read1``, so each event is yielded as soon as
-its bytes arrive, and feeds it to the pure parser. If the connection drops, or stays
-silent past the idle timeout, before a ``done`` event, it reconnects with
-``Last-Event-ID`` (bounded attempts, with backoff) and skips events it already yielded.
+``EventStream`` reads the SSE body with ``read1``, so each event is handed out as soon
+as its bytes arrive, and feeds it to the pure parser. If the connection drops, or
+stays silent past the idle timeout, before a ``done`` event, it reconnects with
+``Last-Event-ID`` (bounded attempts, with backoff) and a ``ReplayFilter`` drops the
+events the server sends again.
+
+One iteration protocol: ``EventStream`` is its own iterator (``__iter__`` returns
+``self``), so ``next()``, ``islice`` and ``for`` all take events from one queue.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections import deque
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Deque, Iterator, List, Optional, Set, Tuple, TypeVar
+from typing import Any, Callable, Deque, Generator, List, Optional, Tuple, Union
 
 from ._exceptions import APIConnectionError, StreamError
+from ._requester import USE_CLIENT_DEFAULT, Requester, UseClientDefault
 from ._sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent, SSEParser, _EventType
 
-if TYPE_CHECKING:
-    from ._client import Client
-    from ._transport import StreamResponse
+__all__ = ["MAX_RECONNECT_DELAY", "AsyncEventStream", "EventStream", "ReplayFilter"]
 
-__all__ = ["EventStream", "iterate_in_thread"]
-
-T = TypeVar("T")
-#: How many recent event ids are remembered to skip replays, when ids are not ordered numbers.
-REMEMBERED_IDS = 4096
+#: The longest wait before a reconnect, in seconds, whatever the server's ``retry:`` asks.
+MAX_RECONNECT_DELAY = 30.0
 _END: Any = object()
 
 
 def _order_key(event_id: str) -> Optional[Tuple[int, ...]]:
     """Replicate's ids look like ``1690212292:0``; numbers like that are ordered."""
-    try:
-        return tuple(int(part) for part in event_id.split(":"))
-    except ValueError:
+    parts = event_id.split(":")
+    if len(parts) > 4 or not all(part.isascii() and part.isdigit() and len(part) <= 20 for part in parts):
         return None
+    return tuple(int(part) for part in parts)
+
+
+class ReplayFilter:
+    """Drops the events a server sends again after a reconnect. Pure: no I/O, no clock.
+
+    Replicate's ids (``1690212292:0``) are ordered, so anything up to the last id seen
+    is old. Other ids are remembered, at most ``max_ids`` of them and ``max_chars``
+    characters in all, oldest forgotten first. The first new event ends the check:
+    from there on the server sends what follows.
+    """
+
+    def __init__(self, max_ids: int = 4096, max_chars: int = 1 << 20) -> None:
+        self.max_ids = max_ids
+        self.max_chars = max_chars
+        self._ids: Deque[str] = deque()
+        self._known: set[str] = set()
+        self._chars = 0
+        self._ordered = True  # until an id that is not an ordered number is seen
+        self._replaying = False
+        self._resume_key: Optional[Tuple[int, ...]] = None
+
+    def resume(self, last_id: str) -> None:
+        """A reconnect from ``last_id``: events up to it may come again."""
+        self._replaying = bool(last_id)
+        self._resume_key = _order_key(last_id) if last_id else None
+
+    def accept(self, events: List[ServerSentEvent]) -> List[ServerSentEvent]:
+        """The events of ``events`` not handed out before."""
+        if self._ordered and not self._replaying:  # the usual case: nothing to check one by one
+            if not events or not events[-1].id or _order_key(events[-1].id) is not None:
+                return events
+            self._ordered = False
+        fresh = []
+        for event in events:
+            if self._replaying and self._seen(event.id):
+                continue
+            if not self._ordered and event.id:
+                self._remember(event.id)
+            fresh.append(event)
+        return fresh
+
+    def _seen(self, event_id: str) -> bool:
+        key = _order_key(event_id) if event_id else None
+        if self._resume_key is not None and key is not None and len(key) == len(self._resume_key):
+            old = key <= self._resume_key
+        else:
+            old = event_id in self._known
+        self._replaying = old
+        return old
+
+    def _remember(self, event_id: str) -> None:
+        if event_id in self._known:
+            return
+        self._ids.append(event_id)
+        self._known.add(event_id)
+        self._chars += len(event_id)
+        while len(self._ids) > self.max_ids or self._chars > self.max_chars:
+            old = self._ids.popleft()
+            self._known.discard(old)
+            self._chars -= len(old)
 
 
 class EventStream:
     """An iterator of ``ServerSentEvent`` that ends after ``done``. Close it to drop the connection.
+
+    ``close()`` is safe from any thread at any moment: a read blocked on the socket
+    wakes up, and the iteration ends. Leaving a ``with`` block closes it; so does
+    dropping the last reference to it.
 
     Raises (while iterating):
         StreamError: an ``error`` event (its detail attached), a body that is not SSE, an
@@ -47,89 +110,69 @@ class EventStream:
 
     def __init__(
         self,
-        client: Client,
+        requester: Requester,
         url: str,
         *,
-        idle_timeout: Optional[float],
-        max_reconnects: int,
+        idle_timeout: Union[float, UseClientDefault, None] = USE_CLIENT_DEFAULT,
+        max_reconnects: int = 5,
+        max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
         is_finished: Callable[[], bool],
-        max_event_size: Optional[int] = None,
+        on_done: Optional[Callable[[ServerSentEvent], None]] = None,
     ) -> None:
-        self._client = client
+        self._requester = requester
         self._url = url
         self._idle_timeout = idle_timeout
         self._max_reconnects = max_reconnects
         self._is_finished = is_finished
-        self._parser = SSEParser(DEFAULT_MAX_EVENT_SIZE if max_event_size is None else max_event_size)
-        self._pending: List[ServerSentEvent] = []
-        self._position = 0  # of the next event to hand out
-        self._response: Optional[StreamResponse] = None
+        self._on_done = on_done
+        self._parser = SSEParser(max_event_size)
+        self._replays = ReplayFilter()
+        self._queue: Deque[ServerSentEvent] = deque()
+        self._response: Any = None
         self._lock = threading.Lock()
-        self._closed = False
-        self._done = False
+        self._closed = threading.Event()
+        self._ended = False  # done was handed out, or the server said the prediction finished
+        self._at_end_of_body = False
         self._reconnects = 0
-        self._replaying = False  # after a reconnect, until the first event not seen before
-        self._resume_key: Optional[Tuple[int, ...]] = None
-        # Ids that are not ordered numbers are remembered (bounded) from the first one seen.
-        self._recent_ids: Optional[Set[str]] = None
-        self._recent_order: Optional[Deque[str]] = None
 
-    def __iter__(self) -> Iterator[ServerSentEvent]:
-        # A fresh generator, not kept on self: a loop that is left early drops it, and
-        # its ``finally`` closes the connection at once (a stored one would be a cycle).
-        return self._generate()
+    def __iter__(self) -> EventStream:
+        return self
 
     def __next__(self) -> ServerSentEvent:
-        try:
-            if not self._refill():
+        while not self._queue:
+            if self._ended or self._closed.is_set():
+                self.close()
                 raise StopIteration
-        except BaseException:
-            self.close()
-            raise
-        event = self._pending[self._position]
-        self._position += 1
+            try:
+                self._fill()
+            except BaseException:
+                self.close()
+                raise
+        event = self._queue.popleft()
         if event.event is _EventType.DONE:
-            self._done = True
+            self._ended = True
+            self._queue.clear()
             self.close()
+            if self._on_done is not None:
+                self._on_done(event)
         elif event.event is _EventType.ERROR:
+            self._ended = True
             self.close()
             raise _model_error(event)
         return event
 
-    def _generate(self) -> Iterator[ServerSentEvent]:
-        done, error = _EventType.DONE, _EventType.ERROR
-        try:
-            while self._refill():
-                pending = self._pending
-                for index in range(self._position, len(pending)):
-                    event = pending[index]
-                    self._position = index + 1  # shared with __next__
-                    if event.event is error:
-                        raise _model_error(event)
-                    yield event
-                    if event.event is done:
-                        self._done = True
-                        return
-        finally:
-            self.close()
-
-    def _refill(self) -> bool:
-        """Reads until an event is pending; False once the stream is over."""
-        while self._position >= len(self._pending):
-            if self._done or self._closed:
-                return False
-            self._pending, self._position = [], 0
-            self._fill()
-        return True
-
     def close(self) -> None:
         """Closes the connection; safe to call from any thread, also while another reads."""
         with self._lock:
-            self._closed = True
+            self._closed.set()
             response, self._response = self._response, None
         if response is not None:
             response.abort()
             response.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
 
     def __del__(self) -> None:
         self.close()
@@ -140,88 +183,59 @@ class EventStream:
     def __exit__(self, *exc_info: Any) -> None:
         self.close()
 
-    def _connect(self) -> StreamResponse:
-        headers = {"Last-Event-ID": self._parser.last_event_id} if self._parser.last_event_id else {}
-        response = self._client._open_stream(self._url, headers, self._idle_timeout)
+    def _connect(self) -> Any:
+        last_id = self._parser.last_event_id
+        headers = {"Last-Event-ID": last_id} if last_id else None
+        response = self._requester.open_stream(self._url, headers=headers, idle_timeout=self._idle_timeout)
         with self._lock:
-            if self._closed:
+            if self._closed.is_set():  # closed while connecting: this response is nobody's
                 response.close()
-                raise StopIteration
+                return None
             self._response = response
         return response
 
     def _fill(self) -> None:
-        """Reads once; what it completes is pending. Reconnects if the stream broke."""
-        response = self._response or self._connect()
-        try:
-            chunk = response.read1(65536)
-        except APIConnectionError as exc:  # dropped, or silent past the idle timeout
-            if self._closed:
-                return
-            return self._reconnect(exc)
-        if chunk:
-            events = self._parser.feed(chunk)
-            if self._recent_order is None and events and events[-1].id and _order_key(events[-1].id) is None:
-                self._recent_ids, self._recent_order = set(), deque()
-            self._accept(events)
-            return
-        self._accept(self._parser.close())  # the end of the body: flush a last event
-        if self._position >= len(self._pending) and not self._done:
+        """Reads once and queues what that completes; reconnects if the stream broke."""
+        if self._at_end_of_body:  # the body ended without done: finished, or cut?
+            self._at_end_of_body = False
             if self._is_finished():
-                self._done = True
+                self._ended = True
             else:
                 self._reconnect(None)
+            return
+        response = self._response or self._connect()
+        if response is None:
+            return
+        try:
+            chunk = response.read1()
+        except APIConnectionError as exc:  # dropped, or silent past the idle timeout
+            if not self._closed.is_set():
+                self._reconnect(exc)
+            return
+        if chunk:
+            self._queue.extend(self._replays.accept(self._parser.feed(chunk)))
+            return
+        self._queue.extend(self._replays.accept(self._parser.close()))  # the end of the body
+        with self._lock:
+            self._response = None
+        self._at_end_of_body = True
 
     def _reconnect(self, cause: Optional[Exception]) -> None:
-        response, self._response = self._response, None
+        with self._lock:
+            response, self._response = self._response, None
         if response is not None:
             response.close()
         self._reconnects += 1
         if self._reconnects > self._max_reconnects:
             raise StreamError(
-                f"the event stream {self._url} ended before its done event, {self._max_reconnects} reconnects later"
+                f"the event stream {self._url!r} ended before its done event, {self._max_reconnects} reconnects later"
             ) from cause
         retry = self._parser.retry
-        time.sleep(retry / 1000 if retry is not None else min(0.1 * 2 ** (self._reconnects - 1), 5.0))
+        delay = retry / 1000 if retry is not None else 0.1 * 2 ** (self._reconnects - 1)
+        self._closed.wait(min(delay, MAX_RECONNECT_DELAY))  # close() cuts the wait short
         last_id = self._parser.last_event_id
-        self._replaying = bool(last_id)
-        self._resume_key = _order_key(last_id) if last_id else None
-        self._parser = SSEParser(self._parser.max_event_size)  # a fresh connection starts a fresh parse
-        self._parser.last_event_id = last_id
-        self._parser.retry = retry
-
-    def _accept(self, events: List[ServerSentEvent]) -> None:
-        if not self._replaying and self._recent_order is None:
-            self._pending += events  # the usual case: nothing to check event by event
-            return
-        for event in events:
-            if self._replaying and self._seen(event.id):
-                continue
-            if self._recent_order is not None and event.id:
-                self._remember(event.id)
-            self._pending.append(event)
-
-    def _seen(self, event_id: str) -> bool:
-        """After a reconnect: True for an event that was yielded before (a server may replay).
-
-        Replicate's ids (``1690212292:0``) are ordered, so anything up to the last id seen
-        is old; other ids are looked up among the last ``REMEMBERED_IDS``. The first new
-        event ends the check: from there on the server sends what follows.
-        """
-        key = _order_key(event_id) if event_id else None
-        if self._resume_key is not None and key is not None and len(key) == len(self._resume_key):
-            old = key <= self._resume_key
-        else:
-            old = self._recent_ids is not None and event_id in self._recent_ids
-        self._replaying = old
-        return old
-
-    def _remember(self, event_id: str) -> None:
-        assert self._recent_ids is not None and self._recent_order is not None
-        self._recent_ids.add(event_id)
-        self._recent_order.append(event_id)
-        if len(self._recent_order) > REMEMBERED_IDS:
-            self._recent_ids.discard(self._recent_order.popleft())
+        self._replays.resume(last_id)
+        self._parser = self._parser.fresh()  # a new connection starts a new parse
 
 
 def _model_error(event: ServerSentEvent) -> StreamError:
@@ -231,35 +245,62 @@ def _model_error(event: ServerSentEvent) -> StreamError:
     detail = event.data
     try:
         payload = json.loads(event.data)
-    except ValueError:
+    except (ValueError, RecursionError):
         payload = None
     if isinstance(payload, dict) and isinstance(payload.get("detail"), str):
         detail = payload["detail"]
-    return StreamError(f"the prediction reported an error: {detail}", detail=detail)
+    return StreamError(f"the prediction reported an error: {detail[:2000]!r}", detail=detail)
 
 
-async def iterate_in_thread(make_iterator: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
-    """Iterates a blocking iterator from async code, one item at a time, on a thread of its own.
+class AsyncEventStream:
+    """The async face of an ``EventStream``: ``async for``, ``async with``, and ``await``.
 
-    A stream waiting for its next event holds that thread, not one of the event loop's
-    shared executor threads, so many concurrent streams starve nothing else. Leaving the
-    ``async for`` early or cancelling the task closes the iterator (and its connection).
+    Each step pulls one event from the sync stream on one of the client's worker
+    threads, so a stream waiting for its next event holds a worker only while it
+    waits. Cancelling the task, ``aclose()`` or leaving ``async with`` closes the
+    connection. Both ``async for e in stream`` and ``async for e in await stream``
+    work (the official client documents the second).
     """
-    import asyncio
-    from concurrent.futures import ThreadPoolExecutor
 
-    loop = asyncio.get_running_loop()
-    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="replicate-min-stream")
-    iterator: Optional[Iterator[T]] = None
-    try:
-        iterator = await loop.run_in_executor(executor, make_iterator)
-        while True:
-            item = await loop.run_in_executor(executor, next, iterator, _END)
-            if item is _END:
-                return
-            yield item
-    finally:
-        close = getattr(iterator, "close", None)
-        if close is not None:
-            close()
-        executor.shutdown(wait=False)
+    def __init__(self, requester: Requester, open_stream: Callable[[], EventStream]) -> None:
+        self._requester = requester
+        self._open_stream = open_stream
+        self._stream: Optional[EventStream] = None
+        self._closed = False
+
+    async def _opened(self) -> AsyncEventStream:
+        if self._stream is None and not self._closed:
+            self._stream = await self._requester.run_async(self._open_stream)
+        return self
+
+    def __await__(self) -> Generator[Any, None, AsyncEventStream]:
+        return self._opened().__await__()
+
+    def __aiter__(self) -> AsyncEventStream:
+        return self
+
+    async def __anext__(self) -> ServerSentEvent:
+        try:
+            await self._opened()
+            stream = self._stream
+            if stream is None:
+                raise StopAsyncIteration
+            event = await self._requester.run_async(next, stream, _END)
+        except BaseException:  # an error, or the task was cancelled: the connection goes
+            await self.aclose()
+            raise
+        if event is _END:
+            raise StopAsyncIteration
+        return event  # type: ignore[no-any-return]
+
+    async def aclose(self) -> None:
+        """Closes the connection (it never blocks: a blocked read is woken)."""
+        self._closed = True
+        if self._stream is not None:
+            self._stream.close()
+
+    async def __aenter__(self) -> AsyncEventStream:
+        return await self._opened()
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.aclose()

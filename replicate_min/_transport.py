@@ -7,51 +7,56 @@ and redirect handling stay in play:
 * ``ProxyHandler``: the environment's proxies, or the one the caller named;
 * ``_KeepAliveHandler``: opens ``http:`` and ``https:`` requests on pooled
   ``http.client`` connections instead of urllib's one-connection-per-request;
-* ``_RedirectHandler``: urllib's redirects, minus ``Authorization`` on a change of origin;
+* ``_RedirectHandler``: urllib's redirects for GET only, minus ``Authorization`` on a
+  change of origin and minus ``Proxy-Authorization`` always;
 * ``HTTPErrorProcessor`` + ``_ErrorResponses``: 4xx/5xx come back as responses, not exceptions.
 
-A connection returns to its pool once its response has been read to the end; a
-response closed early takes its connection down with it. ``Transport.send`` adds
-the retry policy (see ``Transport.send``) and translates every standard-library error
-into an ``APIConnectionError``/``APITimeoutError`` raised ``from`` the cause.
+Who owns a connection is explicit. The pool lends it to one response through a
+``_Lease``; the lease gives it back exactly once, when the response is closed. It goes
+back to the idle list only if the body was read to its framed end (the whole
+``Content-Length``, or the last chunk and its trailer), and is closed otherwise. After
+that, nothing the response holds can touch the socket. Interim ``1xx`` answers are
+skipped; an idle connection that has anything to read (the server closed it, or sent
+bytes nobody asked for) is never reused.
+
+``Transport.send`` and ``Transport.open_stream`` run the retry policy (``_retry``) and
+translate every standard-library error into an ``APIConnectionError``/``APITimeoutError``
+raised ``from`` the cause. A ``deadline`` bounds every connect, read and retry wait.
 """
 
 from __future__ import annotations
 
 import http.client
+import random
 import select
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
 import weakref
-from _thread import allocate_lock  # threading would cost an import: this is its Lock
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from . import _log
-from ._exceptions import APIConnectionError, APITimeoutError, ReplicateException
+from ._exceptions import APIConnectionError, APITimeoutError, ResponseTooLargeError
+from ._retry import RETRY_STATUSES, Failure, RetryPolicy, parse_retry_after
 from ._urls import origin_of
 
-TYPE_CHECKING = False  # typing costs milliseconds to import: only type checkers read it
-if TYPE_CHECKING:
-    from typing import Any, Callable, Optional, Protocol, Tuple, Union
+__all__ = ["Headers", "Response", "StreamResponse", "Transport"]
 
-    _Connection = Union["_HTTPConnection", "_HTTPSConnection"]
-    _PoolKey = Tuple[bool, str, Optional[str]]
+_Connection = Union["_HTTPConnection", "_HTTPSConnection"]
+_PoolKey = Tuple[bool, str, Optional[str]]
+Headers = http.client.HTTPMessage
 
-    class Headers(Protocol):
-        """Response headers: ``get(name)`` ignores case (an ``http.client.HTTPMessage``)."""
-
-        def get(self, __name: str) -> Optional[str]: ...
-
-
-__all__ = ["Response", "StreamResponse", "Transport"]
-
-#: Statuses a request that is safe to repeat is retried on (429 is retried for every request).
-RETRY_STATUSES = frozenset({500, 502, 503, 504})
-#: The longest a ``Retry-After`` (header or body) is honoured for, in seconds.
-MAX_RETRY_AFTER = 60.0
 #: Idle connections kept per origin.
 MAX_IDLE_PER_ORIGIN = 16
+#: Seconds an idle connection is kept before it is closed rather than reused.
+KEEPALIVE_EXPIRY = 5.0
+#: The largest chunk size accepted in a chunked body (anything larger is a hostile server).
+MAX_CHUNK_SIZE = 1 << 40
+#: Interim 1xx answers skipped before one request's final answer.
+MAX_INTERIM_RESPONSES = 16
+_READ_SIZE = 65536
 
 
 class Response:
@@ -67,32 +72,90 @@ class Response:
 
 
 class _NotSent(Exception):
-    """A connection could not be opened: nothing of the request reached the server."""
+    """The request could not be started: nothing of it reached the server."""
 
-    def __init__(self, cause: OSError) -> None:
+    def __init__(self, cause: BaseException, *, unreachable: bool = False) -> None:
         self.cause = cause
-        super().__init__(str(cause))
+        self.unreachable = unreachable
+        super().__init__(type(cause).__name__)
+
+
+class _Lease:
+    """One connection lent by the pool to one response. Released exactly once."""
+
+    __slots__ = ("_aborted", "_conn", "_key", "_lock", "_pool")
+
+    def __init__(self, pool: _Pool, key: _PoolKey, conn: _Connection) -> None:
+        self._pool = pool
+        self._key = key
+        self._conn: Optional[_Connection] = conn
+        self._lock = threading.Lock()
+        self._aborted = False
+
+    def release(self, reusable: bool) -> None:
+        """Gives the connection back (to the idle list if ``reusable``, else closed)."""
+        with self._lock:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            self._pool.put_back(self._key, conn, reusable and not self._aborted)
+
+    def abort(self) -> None:
+        """Shuts the socket down, from any thread; does nothing once released."""
+        with self._lock:
+            conn = self._conn
+            if conn is None or conn.sock is None:
+                return
+            self._aborted = True
+            try:
+                conn.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 class _PooledResponse(http.client.HTTPResponse):
-    """An ``HTTPResponse`` that hands its connection back when its body has been read."""
+    """An ``HTTPResponse`` that knows whether its body was read to its framed end."""
 
-    release: Optional[Callable[[bool], None]] = None
-    reusable = True
-    sock: Any = None
-    code: int
+    lease: Optional[_Lease] = None
     url: str
+    code: int
+    _saw_last_chunk = False
+
+    def _read_status(self) -> Tuple[str, int, str]:
+        # http.client skips "100 Continue" only; every interim 1xx must be skipped, or
+        # its empty body would be taken as the answer and the real one left for the next
+        # request. A 101 would switch protocols, which nobody here asked for.
+        for _ in range(MAX_INTERIM_RESPONSES + 1):
+            version, status, reason = super()._read_status()  # type: ignore[misc]
+            if status == 101:
+                raise http.client.HTTPException("101 Switching Protocols was not asked for")
+            if not 100 <= status < 200:
+                return version, status, reason
+            http.client.parse_headers(self.fp)  # the interim answer's headers, discarded
+        raise http.client.HTTPException(f"more than {MAX_INTERIM_RESPONSES} interim 1xx responses")
+
+    def _read_next_chunk_size(self) -> int:
+        size: int = super()._read_next_chunk_size()  # type: ignore[misc]
+        if not 0 <= size <= MAX_CHUNK_SIZE:
+            raise ValueError("chunk size out of range")
+        return size
+
+    def _read_and_discard_trailer(self) -> None:
+        super()._read_and_discard_trailer()  # type: ignore[misc]
+        self._saw_last_chunk = True
+
+    @property
+    def complete(self) -> bool:
+        """True once the body was read to its framed end (nothing of it left on the socket)."""
+        if self.chunked:
+            return self._saw_last_chunk
+        return self.length == 0
 
     def close(self) -> None:
-        if self.fp is not None:  # closed before the end of the body: the connection is spent
-            self.reusable = False
+        reusable = self.complete and not self.will_close
         super().close()
-
-    def _close_conn(self) -> None:
-        super()._close_conn()  # type: ignore[misc]
-        release, self.release = self.release, None
-        if release is not None:
-            release(self.reusable and not self.will_close)
+        lease, self.lease = self.lease, None
+        if lease is not None:
+            lease.release(reusable)
 
 
 class _HTTPConnection(http.client.HTTPConnection):
@@ -104,45 +167,66 @@ class _HTTPSConnection(http.client.HTTPSConnection):
 
 
 class _Pool:
-    """Idle connections per (https, host, tunnel host). Thread-safe."""
+    """Connections per (https, host, tunnel host): idle ones to reuse, and a cap on those in use."""
 
-    def __init__(self) -> None:
-        self._idle: dict[_PoolKey, list[_Connection]] = {}
-        self._lock = allocate_lock()
+    def __init__(self, max_per_origin: int) -> None:
+        self.max_per_origin = max_per_origin
+        self._idle: Dict[_PoolKey, List[Tuple[_Connection, float]]] = {}
+        self._in_use: Dict[_PoolKey, int] = {}
+        self._changed = threading.Condition(threading.Lock())
         self.closed = False
 
-    def take(self, key: _PoolKey, *, check: bool) -> Optional[_Connection]:
-        """An idle connection, or None. ``check`` first asks the socket whether the server
-        closed it meanwhile (a request that may be resent finds out by failing instead)."""
+    def acquire(self, key: _PoolKey, wait: Optional[float]) -> Optional[_Connection]:
+        """Takes a slot for ``key``; returns a usable idle connection, or None (open one).
+
+        Waits at most ``wait`` seconds (None: as long as it takes) for a slot while
+        ``max_per_origin`` connections are in use.
+        """
+        limit = None if wait is None else time.monotonic() + wait
+        with self._changed:
+            while self._in_use.get(key, 0) >= self.max_per_origin:
+                left = None if limit is None else limit - time.monotonic()
+                if left is not None and left <= 0:
+                    raise _NotSent(TimeoutError(f"all {self.max_per_origin} connections to {key[1]} stayed busy"))
+                self._changed.wait(left)
+            self._in_use[key] = self._in_use.get(key, 0) + 1
+        now = time.monotonic()
         while True:
-            with self._lock:
+            with self._changed:
                 idle = self._idle.get(key)
                 if not idle:
                     return None
-                conn = idle.pop()
-            if conn.sock is not None and (not check or _is_usable(conn)):
+                conn, since = idle.pop()
+            if now - since < KEEPALIVE_EXPIRY and _is_usable(conn):
                 return conn
             conn.close()
 
-    def give(self, key: _PoolKey, conn: _Connection) -> None:
-        with self._lock:
-            idle = self._idle.setdefault(key, [])
-            if not self.closed and len(idle) < MAX_IDLE_PER_ORIGIN:
-                idle.append(conn)
-                return
-        conn.close()
+    def put_back(self, key: _PoolKey, conn: Optional[_Connection], reusable: bool) -> None:
+        """Returns a slot, with its connection kept idle if ``reusable``, else closed."""
+        keep = reusable and conn is not None and conn.sock is not None
+        with self._changed:
+            self._in_use[key] -= 1
+            if keep and not self.closed:
+                idle = self._idle.setdefault(key, [])
+                if len(idle) < MAX_IDLE_PER_ORIGIN:
+                    idle.append((conn, time.monotonic()))  # type: ignore[arg-type]
+                    conn = None
+            self._changed.notify()
+        if conn is not None:
+            conn.close()
 
     def close(self) -> None:
-        with self._lock:
+        with self._changed:
             self.closed = True
-            conns = [conn for idle in self._idle.values() for conn in idle]
+            conns = [conn for idle in self._idle.values() for conn, _ in idle]
             self._idle.clear()
         for conn in conns:
             conn.close()
 
 
 def _is_usable(conn: _Connection) -> bool:
-    """False when the server closed an idle connection (its socket reads as ready: EOF)."""
+    """False when an idle connection has anything to read: the server closed it, or sent
+    bytes nobody asked for. Either way its next answer could not be trusted."""
     sock = conn.sock
     if sock is None:
         return False
@@ -151,10 +235,10 @@ def _is_usable(conn: _Connection) -> bool:
             poller = select.poll()
             poller.register(sock, select.POLLIN)
             return not poller.poll(0)
-        readable, _, _ = select.select([sock], [], [], 0)
+        readable, _, _ = select.select([sock], [], [], 0)  # pragma: no cover - platforms without poll()
     except (OSError, ValueError):
         return False
-    return not readable
+    return not readable  # pragma: no cover
 
 
 class _KeepAliveHandler(urllib.request.AbstractHTTPHandler):
@@ -182,83 +266,106 @@ class _KeepAliveHandler(urllib.request.AbstractHTTPHandler):
             self._ssl_context = ssl.create_default_context()
         return self._ssl_context
 
-    def _connect(self, key: _PoolKey, tunnel_headers: dict[str, str]) -> _Connection:
+    def _connect(self, key: _PoolKey, tunnel_headers: Dict[str, str], deadline: Optional[float]) -> _Connection:
         https, host, tunnel = key
+        timeout = _remaining(self._connect_timeout, deadline)
         conn: _Connection
         if https:
-            conn = _HTTPSConnection(host, timeout=self._connect_timeout, context=self._ssl())
+            conn = _HTTPSConnection(host, timeout=timeout, context=self._ssl())
         else:
-            conn = _HTTPConnection(host, timeout=self._connect_timeout)
+            conn = _HTTPConnection(host, timeout=timeout)
         if tunnel:
             conn.set_tunnel(tunnel, headers=tunnel_headers)
         try:
             conn.connect()
         except OSError as exc:
             conn.close()
-            raise _NotSent(exc) from exc
+            # A name that does not resolve or a certificate that does not verify will
+            # not get better by trying again; a refused or reset connection might.
+            unreachable = isinstance(exc, socket.gaierror) or type(exc).__name__.startswith("SSL")
+            raise _NotSent(exc, unreachable=unreachable) from exc
+        except (ValueError, OverflowError) as exc:  # a port out of range, say
+            conn.close()
+            raise _NotSent(exc, unreachable=True) from exc
         conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return conn
 
     def _open(self, req: urllib.request.Request, *, https: bool) -> _PooledResponse:
         if not req.host:
-            raise urllib.error.URLError("no host given")
+            raise _NotSent(urllib.error.URLError("no host given"), unreachable=True)
+        tunnel_host: Optional[str] = req._tunnel_host or None  # type: ignore[attr-defined]
+        via_proxy = bool(tunnel_host) or "://" in req.selector  # CONNECT, or an absolute-form request line
         # urllib's do_open: unredirected headers win; names back in Title-Case.
         headers = {name.title(): value for name, value in (*req.headers.items(), *req.unredirected_hdrs.items())}
-        key: _PoolKey = (https, req.host, req._tunnel_host or None)  # type: ignore[attr-defined]
-        # Proxy credentials are for the proxy's CONNECT, never for the origin inside the tunnel.
+        # Proxy credentials are for the proxy alone: its CONNECT, or a request sent through it.
+        proxy_auth = headers.pop("Proxy-Authorization", None)
         tunnel_headers = {}
-        if key[2] and "Proxy-Authorization" in headers:
-            tunnel_headers["Proxy-Authorization"] = headers.pop("Proxy-Authorization")
-        resend_on_stale = getattr(req, "resend_on_stale", False)
+        if proxy_auth is not None and via_proxy:
+            if tunnel_host:
+                tunnel_headers["Proxy-Authorization"] = proxy_auth
+            else:
+                headers["Proxy-Authorization"] = proxy_auth
+        key: _PoolKey = (https, req.host, tunnel_host)
+        deadline: Optional[float] = getattr(req, "deadline", None)
+        idempotent = getattr(req, "idempotent", False)
+        read_timeout = _remaining(req.timeout, deadline)
         while True:
-            conn = self._pool.take(key, check=not resend_on_stale)
+            conn = self._pool.acquire(key, _remaining(self._connect_timeout, deadline))
             reused = conn is not None
-            if conn is None:
-                conn = self._connect(key, tunnel_headers)
-            if conn.sock.gettimeout() != req.timeout:  # settimeout costs system calls
-                conn.sock.settimeout(req.timeout)
             try:
-                conn.request(req.get_method(), req.selector, req.data, headers)
+                if conn is None:
+                    conn = self._connect(key, tunnel_headers, deadline)
+                if conn.sock.gettimeout() != read_timeout:  # settimeout costs system calls
+                    conn.sock.settimeout(read_timeout)
+                try:
+                    conn.request(req.get_method(), req.selector, req.data, headers)
+                except (ValueError, TypeError) as exc:  # an illegal header or URL: nothing left
+                    raise _NotSent(exc, unreachable=True) from exc
                 response = conn.getresponse()
             except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected):
-                conn.close()
+                self._pool.put_back(key, conn, False)
                 # A reused connection the server closed meanwhile: the request never ran,
                 # but only a request that is safe to repeat is sent again to be sure.
-                if reused and resend_on_stale:
+                if reused and idempotent:
                     continue
                 raise
             except BaseException:
-                conn.close()
+                self._pool.put_back(key, conn, False)
                 raise
             break
         assert isinstance(response, _PooledResponse)
-        response.release = lambda reusable: self._release(key, conn, reusable)
-        response.sock = conn.sock
+        response.lease = _Lease(self._pool, key, conn)
         response.url = req.get_full_url()
         response.msg = response.reason  # type: ignore[assignment]  # what urllib's do_open does
         response.code = response.status
         return response
 
-    def _release(self, key: _PoolKey, conn: _Connection, reusable: bool) -> None:
-        if reusable and conn.sock is not None:
-            self._pool.give(key, conn)
-        else:
-            conn.close()
-
 
 class _RedirectHandler(urllib.request.HTTPRedirectHandler):
-    """urllib's redirects, without forwarding ``Authorization`` to another origin."""
+    """urllib's redirects for GET and HEAD only, to http(s) only, credentials kept home.
+
+    A redirected create is never followed: urllib would turn a POST answered with
+    301/302/303 into a GET of the target, and return that as the new prediction.
+    """
 
     def redirect_request(
         self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any, newurl: str
     ) -> Optional[urllib.request.Request]:
-        if code in (307, 308) and req.get_method() not in ("GET", "HEAD"):
-            return None  # urllib would raise; the response goes back as an error instead
-        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if req.get_method() not in ("GET", "HEAD"):
+            return None  # the 3xx goes back to the caller as an answer
+        if not newurl.lower().startswith(("https://", "http://")):
+            return None
+        try:
+            new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        except ValueError:  # a target urllib cannot even parse
+            return None
         if new is not None:
+            fp.close()  # the body of a redirect is not read: its connection is not reused
+            new.remove_header("Proxy-Authorization")  # the ProxyHandler adds it again if due
             if origin_of(newurl) != origin_of(req.full_url):
                 new.remove_header("Authorization")
-            new.resend_on_stale = getattr(req, "resend_on_stale", False)  # type: ignore[attr-defined]
+            new.idempotent = getattr(req, "idempotent", False)  # type: ignore[attr-defined]
+            new.deadline = getattr(req, "deadline", None)  # type: ignore[attr-defined]
         return new
 
 
@@ -272,68 +379,92 @@ class _ErrorResponses(urllib.request.BaseHandler):
 
 
 class StreamResponse:
-    """An open response whose body is read incrementally. Close it when done."""
+    """An open response whose body is read incrementally. Close it when done.
 
-    def __init__(self, response: _PooledResponse) -> None:
+    Its connection goes back to the pool when the body has been read to its end;
+    ``close()`` and ``abort()`` after that do nothing to it.
+    """
+
+    def __init__(self, response: _PooledResponse, read_timeout: Optional[float]) -> None:
         self._response = response
+        self._read_timeout = read_timeout
+        self._lease = response.lease
         self.status: int = response.status
         self.headers: Headers = response.headers
         self.url: str = response.url
 
-    def read1(self, size: int = 65536) -> bytes:
+    def read1(self, size: int = _READ_SIZE) -> bytes:
         """The bytes that have arrived, at most ``size``; ``b""`` at the end of the body."""
         try:
-            return self._response.read1(size)
+            chunk = self._response.read1(size)
         except (socket.timeout, TimeoutError) as exc:
-            raise APITimeoutError(f"no data from {self.url} within the read timeout") from exc
-        except (OSError, http.client.HTTPException, ValueError) as exc:
-            raise APIConnectionError(f"the stream from {self.url} broke: {exc!r}") from exc
+            self.close()
+            raise APITimeoutError(f"no data from {self.url!r} within {self._read_timeout} s") from exc
+        except (OSError, http.client.HTTPException, ValueError, OverflowError) as exc:
+            self.close()
+            raise APIConnectionError(f"the stream from {self.url!r} broke ({type(exc).__name__})") from exc
+        if not chunk:
+            self.close()
+        return chunk
 
-    def read(self) -> bytes:
-        chunks: list[bytes] = []
+    def read(self, limit: int) -> bytes:
+        """The rest of the body; ``ResponseTooLargeError`` past ``limit`` bytes."""
+        chunks: List[bytes] = []
+        size = 0
         while True:
             chunk = self.read1()
             if not chunk:
                 return b"".join(chunks)
+            size += len(chunk)
+            if size > limit:
+                self.close()
+                raise ResponseTooLargeError(f"the response from {self.url!r} is larger than {limit} bytes")
             chunks.append(chunk)
 
     def close(self) -> None:
+        """Ends the response; its connection is reused only if the body was read to the end."""
         self._response.close()
 
     def abort(self) -> None:
         """Breaks the connection from any thread, waking a ``read1`` blocked on it."""
-        sock = self._response.sock
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        lease = self._lease
+        if lease is not None:
+            lease.abort()
+
+
+def _remaining(timeout: Optional[float], deadline: Optional[float]) -> Optional[float]:
+    """The smaller of ``timeout`` and the time left until ``deadline`` (never below a millisecond)."""
+    if deadline is None:
+        return timeout
+    left = max(deadline - time.monotonic(), 0.001)
+    return left if timeout is None else min(timeout, left)
 
 
 class Transport:
     """Sends requests with pooled connections, timeouts, retries and error translation.
 
-    Safe to share between threads. ``urllib.request`` and friends are imported when
-    the module is; the client imports this module on its first request.
+    Safe to share between threads. Per-call values (timeouts, retry policy, size
+    limit) are arguments, so a caller's change of configuration applies at once.
+
+    Args:
+        connect_timeout: seconds to open a connection (and to wait for a free one).
+        ssl_context: an ``ssl.SSLContext``; else the system's verified default.
+        proxy: a proxy URL for every request; else the environment's.
+        max_connections: connections to one origin in use at once.
     """
 
     def __init__(
         self,
         *,
         connect_timeout: Optional[float],
-        read_timeout: Optional[float],
         ssl_context: Any = None,
         proxy: Optional[str] = None,
-        max_retries: int = 3,
-        retry_backoff: float = 0.5,
+        max_connections: int = 100,
     ) -> None:
-        self.read_timeout = read_timeout
-        self.max_retries = max_retries
-        self.retry_backoff = retry_backoff
-        self._pool = _Pool()
-        # A client dropped without close() is freed by the cycle collector (it and its
-        # namespaces refer to each other), which may finalize the pooled sockets in any
-        # order. A weakref callback runs before any finalizer, so the sockets close cleanly.
+        self._pool = _Pool(max_connections)
+        # A client dropped without close() is freed by the cycle collector, which may
+        # finalize the pooled sockets in any order. A weakref callback runs before any
+        # finalizer, so the sockets close cleanly.
         weakref.finalize(self, self._pool.close)
         proxies = None if proxy is None else {"http": proxy, "https": proxy}
         opener = urllib.request.OpenerDirector()
@@ -349,135 +480,173 @@ class Transport:
         self._opener = opener
 
     def close(self) -> None:
-        """Closes the idle pooled connections."""
+        """Closes the idle pooled connections; connections in use close when released."""
         self._pool.close()
 
     def send(
         self,
         method: str,
         url: str,
-        headers: dict[str, str],
+        headers: Dict[str, str],
         body: Optional[bytes] = None,
         *,
-        resend_safe: bool,
-        read_timeout: Optional[float] = None,
-        stream: bool = False,
-    ) -> Any:
-        """Sends a request and returns a ``Response`` (or a ``StreamResponse`` with ``stream``).
+        idempotent: bool,
+        retry: RetryPolicy,
+        read_timeout: Optional[float],
+        deadline: Optional[float] = None,
+        max_body: int,
+    ) -> Response:
+        """Sends a request and returns the whole response, whatever its status.
 
         The retry policy: every request is retried on 429 (a throttled request did
-        nothing), after ``Retry-After`` or the body's ``retry_after`` (capped), and when
-        the connection was refused, reset or timed out while opening (nothing was sent;
-        a DNS or TLS certificate failure is not retried). A ``resend_safe`` request
-        (GET, cancel) is also retried on 500, 502, 503, 504 and on connection failures.
-        A request that is not (create) is never repeated once it may have reached the
-        server, so a retry can never create a duplicate prediction. Other delays are
-        exponential backoff from ``retry_backoff`` with jitter; at most ``max_retries``.
+        nothing), after ``Retry-After`` or the body's ``retry_after``, and when the
+        connection was refused, reset or timed out while opening (nothing was sent; a
+        DNS or TLS certificate failure is not retried). An ``idempotent`` request (GET,
+        cancel) is also retried on 500, 502, 503, 504 and on connection failures. A
+        create is never repeated once it may have reached the server, so a retry can
+        never create a duplicate prediction. ``deadline`` (a ``time.monotonic()`` value)
+        bounds every read and every wait; a retry that would end past it is not made.
 
         Raises:
             APIConnectionError: no usable answer; ``.sent`` tells whether the request left.
-            APITimeoutError: connecting or reading timed out.
+            APITimeoutError: connecting or reading timed out, or the deadline passed.
+            ResponseTooLargeError: the body is larger than ``max_body`` bytes.
         """
-        timeout = self.read_timeout if read_timeout is None else read_timeout
+
+        def once() -> Response:
+            stream = self._open(method, url, headers, body, idempotent, read_timeout, deadline)
+            try:
+                data = stream.read(max_body)
+            finally:
+                stream.close()
+            return Response(stream.status, stream.headers, data, url)
+
+        def retry_after(response: Response) -> Optional[float]:
+            return parse_retry_after(response.headers.get("retry-after"), response.body, time.time())
+
+        response: Response = self._with_retries(
+            once, retry_after, lambda response: None, method, url, idempotent, retry, deadline
+        )
+        return response
+
+    def open_stream(
+        self,
+        url: str,
+        headers: Dict[str, str],
+        *,
+        retry: RetryPolicy,
+        read_timeout: Optional[float],
+        deadline: Optional[float] = None,
+    ) -> StreamResponse:
+        """GETs ``url`` and returns the response with its body unread, whatever its status.
+
+        Retried as ``send`` retries a GET. Close the response when done.
+        """
+
+        def once() -> StreamResponse:
+            return self._open("GET", url, headers, None, True, read_timeout, deadline)
+
+        def retry_after(response: StreamResponse) -> Optional[float]:
+            return parse_retry_after(response.headers.get("retry-after"), b"", time.time())
+
+        stream: StreamResponse = self._with_retries(
+            once, retry_after, lambda response: response.close(), "GET", url, True, retry, deadline
+        )
+        return stream
+
+    def _with_retries(
+        self,
+        once: Callable[[], Any],
+        retry_after: Callable[[Any], Optional[float]],
+        discard: Callable[[Any], None],
+        method: str,
+        url: str,
+        idempotent: bool,
+        retry: RetryPolicy,
+        deadline: Optional[float],
+    ) -> Any:
         attempt = 0
         while True:
-            delay: Optional[float] = None
             try:
-                result = self._send_once(method, url, headers, body, timeout, resend_safe, stream)
+                result = once()
             except APIConnectionError as exc:
-                if exc.sent:
-                    retryable = resend_safe
-                else:  # refused, reset or timed out while connecting: worth another try; DNS or TLS: not
-                    retryable = isinstance(exc.__cause__, (ConnectionError, socket.timeout, TimeoutError))
-                if attempt >= self.max_retries or not retryable:
+                failure = Failure.SENT if exc.sent else getattr(exc, "_failure", Failure.NOT_SENT)
+                delay = retry.delay(attempt, idempotent=idempotent, failure=failure, jitter=random.random())
+                if delay is None or _past(deadline, delay):
                     raise
-                _log.debug("retrying %s %s after %s", method, url, exc)
+                _log.debug("retrying %s %r in %.2f s after %s", method, url, delay, type(exc).__name__)
             else:
                 status = result.status
-                if status == 429 or (resend_safe and status in RETRY_STATUSES):
-                    if attempt >= self.max_retries:
-                        return result
-                    delay = _retry_after(result.headers, result.body if not stream else b"")
-                    if stream:
-                        result.close()
-                    _log.debug("retrying %s %s after status %d", method, url, status)
-                else:
+                if status != 429 and not (idempotent and status in RETRY_STATUSES):
                     return result
-            if delay is None:
-                import random
-
-                delay = self.retry_backoff * (2**attempt) * random.uniform(0.5, 1.0)
+                delay = retry.delay(
+                    attempt,
+                    idempotent=idempotent,
+                    status=status,
+                    retry_after=retry_after(result),
+                    jitter=random.random(),
+                )
+                if delay is None or _past(deadline, delay):
+                    return result
+                discard(result)
+                _log.debug("retrying %s %r in %.2f s after status %d", method, url, delay, status)
             time.sleep(delay)
             attempt += 1
 
-    def _send_once(
+    def _open(
         self,
         method: str,
         url: str,
-        headers: dict[str, str],
+        headers: Dict[str, str],
         body: Optional[bytes],
-        timeout: Optional[float],
-        resend_safe: bool,
-        stream: bool,
-    ) -> Any:
+        idempotent: bool,
+        read_timeout: Optional[float],
+        deadline: Optional[float],
+    ) -> StreamResponse:
+        if deadline is not None and deadline <= time.monotonic():
+            raise APITimeoutError(f"{method} {url!r} was not sent: the deadline had passed", sent=False)
         request = urllib.request.Request(url, data=body, headers=headers, method=method)
-        request.resend_on_stale = resend_safe  # type: ignore[attr-defined]
-        _log.debug("request %s %s", method, url)
-        try:
-            response = self._opener.open(request, timeout=timeout)
-            if stream:
-                result: Any = StreamResponse(response)
-            else:
-                try:
-                    data = response.read()
-                finally:
-                    response.close()
-                result = Response(response.status, response.headers, data, url)
-        except _NotSent as exc:
-            raise _translate(exc.cause, method, url, sent=False) from exc.cause
-        except (OSError, http.client.HTTPException, ValueError) as exc:
-            raise _translate(exc, method, url, sent=True) from exc
-        _log.debug("response %s %s: %d", method, url, result.status)
-        return result
+        request.idempotent = idempotent  # type: ignore[attr-defined]
+        request.deadline = deadline  # type: ignore[attr-defined]
+        _log.debug("request %s %r", method, url)
+        response = _translated(lambda: self._opener.open(request, timeout=read_timeout), method, url, sent=True)
+        _log.debug("response %s %r: %d", method, url, response.status)
+        return StreamResponse(response, read_timeout)
 
 
-def _translate(exc: BaseException, method: str, url: str, *, sent: bool) -> ReplicateException:
+def _past(deadline: Optional[float], delay: float) -> bool:
+    return deadline is not None and time.monotonic() + delay > deadline
+
+
+def _translated(call: Callable[[], Any], method: str, url: str, *, sent: bool) -> Any:
+    """``call()``, with standard-library errors raised as library errors ``from`` the cause."""
+    try:
+        return call()
+    except _NotSent as exc:
+        error = _translate(exc.cause, method, url, sent=False)
+        error._failure = Failure.UNREACHABLE if exc.unreachable else Failure.NOT_SENT  # type: ignore[attr-defined]
+        raise error from exc.cause
+    except (OSError, http.client.HTTPException, ValueError, OverflowError) as exc:
+        if isinstance(exc, urllib.error.URLError) and not isinstance(exc.reason, BaseException):
+            sent = False  # urllib refused the URL itself ("unknown url type"): nothing left
+        raise _translate(exc, method, url, sent=sent) from exc
+
+
+def _translate(exc: BaseException, method: str, url: str, *, sent: bool) -> APIConnectionError:
+    # Messages name the error's type and the OS's reason, never the exception's text in
+    # full: http.client quotes header values there, and a header may hold the token.
     if isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, BaseException):
         exc = exc.reason
+    where = f"{method} {url!r}"
+    outcome = "the request may have reached the server" if sent else "nothing was sent"
     if isinstance(exc, (socket.timeout, TimeoutError)):
-        return APITimeoutError(f"{method} {url} timed out", sent=sent)
+        return APITimeoutError(f"{where} timed out ({outcome})", sent=sent)
     if not sent:
-        return APIConnectionError(f"could not connect for {method} {url}: {exc}", sent=False)
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        return APIConnectionError(f"could not connect for {where}: {reason} ({outcome})", sent=False)
     if isinstance(exc, http.client.IncompleteRead):
-        return APIConnectionError(f"{method} {url}: the response body was cut short", sent=True)
-    if isinstance(exc, http.client.HTTPException) and not isinstance(exc, ConnectionError):
-        return APIConnectionError(f"{method} {url}: the server did not answer in HTTP ({exc!r})", sent=True)
-    return APIConnectionError(f"{method} {url} failed: {exc!r}", sent=True)
-
-
-def _retry_after(headers: Headers, body: bytes) -> Optional[float]:
-    """Seconds to wait from ``Retry-After`` (seconds or HTTP-date) or a body's ``retry_after``."""
-    value = headers.get("retry-after")
-    seconds: Optional[float] = None
-    if value:
-        try:
-            seconds = float(value)
-        except ValueError:
-            from email.utils import parsedate_to_datetime
-
-            try:
-                seconds = parsedate_to_datetime(value).timestamp() - time.time()
-            except (TypeError, ValueError, IndexError):
-                seconds = None
-    if seconds is None and body:
-        import json
-
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            payload = None
-        if isinstance(payload, dict) and isinstance(payload.get("retry_after"), (int, float)):
-            seconds = float(payload["retry_after"])
-    if seconds is None or seconds != seconds:  # absent, or NaN
-        return None
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+        return APIConnectionError(f"{where}: the response was cut short ({outcome})", sent=True)
+    if isinstance(exc, (http.client.HTTPException, ValueError, OverflowError)) and not isinstance(exc, ConnectionError):
+        return APIConnectionError(f"{where}: the server's answer is not valid HTTP ({type(exc).__name__})", sent=True)
+    reason = getattr(exc, "strerror", None) or type(exc).__name__
+    return APIConnectionError(f"{where} failed: {reason} ({outcome})", sent=True)

@@ -27,9 +27,16 @@ def is_loopback(host: str) -> bool:
 
 
 def path_segment(text: str) -> str:
-    """``text`` escaped to stand as one path segment (``/``, ``?`` and ``#`` included)."""
+    """``text`` escaped to stand as one path segment (``/``, ``?`` and ``#`` included).
+
+    Raises:
+        ValueError: ``text`` is ``.`` or ``..``, which a normalising proxy would resolve
+        to another endpoint, escaped or not.
+    """
     if text.isalnum() and text.isascii():  # prediction ids: nothing to escape
         return text
+    if text.strip(".") == "" and len(text) <= 2:
+        raise ValueError(f"{text!r} is not an id: it would name another path")
     from urllib.parse import quote
 
     return quote(text, safe="")

@@ -17,7 +17,7 @@ TYPE_CHECKING = False  # typing costs milliseconds to import: only type checkers
 if TYPE_CHECKING:
     from typing import Any, Mapping, Optional, Union
 
-    from ._client import Client
+    from ._requester import Requester
 
 __all__ = [
     "InvalidSecretKeyError",
@@ -147,21 +147,19 @@ def validate(
 
 
 class _DefaultWebhook:
-    def __init__(self, client: Client) -> None:
-        self._client = client
+    def __init__(self, requester: Requester) -> None:
+        self._requester = requester
 
     def secret(self) -> WebhookSigningSecret:
         """Fetches the signing secret (``GET /v1/webhooks/default/secret``). Cache it."""
-        data = self._client._request("GET", "/v1/webhooks/default/secret")
+        data = self._requester.request("GET", "/v1/webhooks/default/secret")
         if not isinstance(data, dict) or not isinstance(data.get("key"), str):
             raise ValidationError("the webhook secret response has no 'key' string", field="key")
         return WebhookSigningSecret(data["key"])
 
     async def async_secret(self) -> WebhookSigningSecret:
         """Async ``secret``."""
-        import asyncio
-
-        return await asyncio.to_thread(self.secret)
+        return await self._requester.run_async(self.secret)
 
 
 class Webhooks:
@@ -169,8 +167,8 @@ class Webhooks:
 
     validate = staticmethod(validate)
 
-    def __init__(self, client: Client) -> None:
-        self.default = _DefaultWebhook(client)
+    def __init__(self, requester: Requester) -> None:
+        self.default = _DefaultWebhook(requester)
 
     def __repr__(self) -> str:
         return "<Webhooks>"

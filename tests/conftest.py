@@ -6,6 +6,7 @@ from typing import Iterator
 import pytest
 
 import replicate_min
+from replicate_min._client import reset_default_client
 from replicate_min.testing import FakeReplicate
 
 
@@ -16,6 +17,14 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_default_client() -> Iterator[None]:
+    """Each test starts with no default client, so it reads the environment the test sets."""
+    reset_default_client()
+    yield
+    reset_default_client()
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from typing import Any, Iterator
 import pytest
 
 import replicate_min as replicate
-import replicate_min._client  # loaded lazily by the package; the tests reset its default client
 from replicate_min.testing import FakeReplicate, _tokens
 
 FLUX = "black-forest-labs/flux-schnell"
@@ -27,12 +26,10 @@ def official_models(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeReplicate]:
         fake.add_model(FLUX, lambda input: ["https://replicate.delivery/xezq/output-0.webp"])
         fake.add_model(LLAMA, _tokens)
         fake.add_model(CLIPDRAW, lambda input: [f"frame {i}" for i in range(3)], version=CLIPDRAW_VERSION)
-        monkeypatch.setattr(replicate._client, "_default", None)
         monkeypatch.setenv("REPLICATE_API_TOKEN", fake.token)
         monkeypatch.setenv("REPLICATE_BASE_URL", fake.base_url)
         monkeypatch.setenv("REPLICATE_POLL_INTERVAL", "0.01")
         yield fake
-        monkeypatch.setattr(replicate._client, "_default", None)
 
 
 def test_run_a_model() -> None:

@@ -113,7 +113,7 @@ def test_a_reply_that_is_not_http(fake: FakeReplicate) -> None:
             conn.close()
 
         threading.Thread(target=answer, daemon=True).start()
-        with pytest.raises(APIConnectionError, match="did not answer in HTTP"):
+        with pytest.raises(APIConnectionError, match="not valid HTTP"):
             client.predictions.list()
 
 

@@ -44,14 +44,14 @@ def validate(body: Any, schema: str) -> None:
 
 def test_every_prediction_body_validates(client: Client, fake: FakeReplicate) -> None:
     bodies: list[Any] = []
-    original = client._request
+    original = client.requester.request
 
     def recording(*args: Any, **kwargs: Any) -> Any:
         body = original(*args, **kwargs)
         bodies.append(body)
         return body
 
-    client._request = recording  # type: ignore[method-assign]
+    client.requester.request = recording  # type: ignore[method-assign]
     made = [
         client.predictions.create(fake.version_of("replicate-min/tokens"), {"prompt": "a b"}),
         client.predictions.create(model="replicate-min/echo", input={"prompt": "x"}, wait=True),

@@ -45,8 +45,7 @@ def _sync_or_async(sync: Callable[[], Any], coroutine: Callable[[], Any], use_as
 
 def _bound(prediction: Optional[Prediction], client: Client) -> Prediction:
     assert prediction is not None
-    prediction._client = client
-    return prediction
+    return prediction.bind(client)
 
 
 def _created(model: str) -> Callable[[Client], Prediction]:

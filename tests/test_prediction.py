@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+import replicate_min._client
 from replicate_min import Client, Prediction, Progress, ReplicateException, ValidationError, WaitTimeoutError
 from replicate_min.testing import FakeReplicate
 
@@ -193,9 +194,19 @@ def test_reload_and_cancel_update_in_place(client: Client) -> None:
     assert prediction.status == "canceled" and prediction.completed_at
 
 
-def test_an_unbound_prediction_says_how_to_get_a_bound_one() -> None:
-    with pytest.raises(ReplicateException, match="not bound to a client"):
-        Prediction(id="x", status="starting").reload()
+def test_an_unbound_prediction_acts_through_the_default_client(
+    client: Client, fake: FakeReplicate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = client.predictions.create(model="replicate-min/echo", input={"prompt": "x"})
+    unbound = Prediction(id=made.id, status="starting")
+    with pytest.raises(ReplicateException, match="REPLICATE_API_TOKEN"):
+        unbound.reload()  # the default client has no token yet
+    monkeypatch.setenv("REPLICATE_API_TOKEN", fake.token)
+    monkeypatch.setenv("REPLICATE_BASE_URL", fake.base_url)
+    replicate_min._client.reset_default_client()
+    unbound.wait()
+    assert unbound.status == "succeeded" and unbound.output == "x"
+    assert unbound.bind(client) is unbound
 
 
 def test_async_wait_reload_cancel(client: Client) -> None:

@@ -8,8 +8,6 @@ from typing import Iterator
 
 import pytest
 
-import replicate_min
-import replicate_min._client  # loaded lazily by the package; the tests reset its default client
 from replicate_min.testing import FakeReplicate, _tokens
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
@@ -25,9 +23,7 @@ def readme_fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeReplicate]:
         monkeypatch.setenv("REPLICATE_API_TOKEN", fake.token)
         monkeypatch.setenv("REPLICATE_BASE_URL", fake.base_url)
         monkeypatch.setenv("REPLICATE_POLL_INTERVAL", "0.01")
-        monkeypatch.setattr(replicate_min._client, "_default", None)
         yield fake
-        monkeypatch.setattr(replicate_min._client, "_default", None)
 
 
 def test_the_readme_has_examples() -> None:

@@ -9,7 +9,6 @@ from typing import Any, Iterator
 import pytest
 
 import replicate_min
-import replicate_min._client  # loaded lazily by the package; the tests reset its default client
 from replicate_min import Client, ModelError, PredictionCanceledError, WaitTimeoutError
 from replicate_min._run import parse_ref
 from replicate_min.testing import FakeReplicate
@@ -121,7 +120,6 @@ def test_client_stream_and_async_stream(client: Client) -> None:
 
 
 def test_module_level_functions_use_the_default_client(fake: FakeReplicate, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(replicate_min._client, "_default", None)
     monkeypatch.setenv("REPLICATE_API_TOKEN", fake.token)
     monkeypatch.setenv("REPLICATE_BASE_URL", fake.base_url)
     monkeypatch.setenv("REPLICATE_POLL_INTERVAL", "0.01")
@@ -136,4 +134,3 @@ def test_module_level_functions_use_the_default_client(fake: FakeReplicate, monk
         return output, streamed
 
     assert asyncio.run(main()) == ("am", "as")
-    monkeypatch.setattr(replicate_min._client, "_default", None)

@@ -13,7 +13,15 @@ from typing import Any, Iterator, List
 
 import pytest
 
-from replicate_min import Client, ModelError, Prediction, ReplicateError, ServerSentEvent, StreamError
+from replicate_min import (
+    Client,
+    ModelError,
+    Prediction,
+    PredictionCanceledError,
+    ReplicateError,
+    ServerSentEvent,
+    StreamError,
+)
 from replicate_min.testing import FakeReplicate
 
 
@@ -84,24 +92,20 @@ def test_an_error_event_raises_stream_error_with_its_detail(client: Client) -> N
 
 
 def test_no_stream_url_is_a_replicate_error(client: Client) -> None:
-    prediction = Prediction(id="x", status="starting", urls={"get": "g"}, _client=client)
+    prediction = Prediction(id="x", status="starting", urls={"get": "g"}).bind(client)
     with pytest.raises(ReplicateError, match="does not support streaming"):
         prediction.stream()
 
 
 def test_a_stream_url_answering_an_error_status_is_a_replicate_error(client: Client, fake: FakeReplicate) -> None:
-    prediction = Prediction(
-        id="x", status="starting", urls={"stream": fake.base_url + "/v1/streams/nope"}, _client=client
-    )
+    prediction = Prediction(id="x", status="starting", urls={"stream": fake.base_url + "/v1/streams/nope"}).bind(client)
     with pytest.raises(ReplicateError) as info:
         list(prediction.stream())
     assert info.value.status == 404
 
 
 def test_a_stream_url_that_is_not_sse_is_a_stream_error(client: Client, fake: FakeReplicate) -> None:
-    prediction = Prediction(
-        id="x", status="starting", urls={"stream": fake.base_url + "/v1/predictions"}, _client=client
-    )
+    prediction = Prediction(id="x", status="starting", urls={"stream": fake.base_url + "/v1/predictions"}).bind(client)
     with pytest.raises(StreamError, match="application/json"):
         list(prediction.stream())
 
@@ -243,11 +247,19 @@ def test_output_iterator_raises_model_error_on_failure(client: Client) -> None:
     assert info.value.prediction is prediction
 
 
-def test_output_iterator_ends_on_cancel_and_abort(client: Client, fake: FakeReplicate) -> None:
+def test_output_iterator_raises_on_cancel_and_abort_like_run(client: Client, fake: FakeReplicate) -> None:
+    # One rule for canceled and aborted: run() and output_iterator() both raise
+    # PredictionCanceledError after what was produced; wait() only waits.
     for status in ("canceled", "aborted"):
         prediction = client.predictions.create(model="replicate-min/forever", input={})
-        fake.update(prediction.id, status=status)
-        assert list(prediction.output_iterator()) == []
+        fake.update(prediction.id, status=status, output=["a"])
+        items = []
+        with pytest.raises(PredictionCanceledError) as info:
+            for item in prediction.output_iterator():
+                items.append(item)
+        assert items == ["a"] and info.value.prediction.status == status
+        prediction.wait()  # returns: the prediction has ended
+        assert prediction.status == status
 
 
 def test_async_stream_and_async_output_iterator(client: Client) -> None:

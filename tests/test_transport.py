@@ -14,7 +14,6 @@ from typing import Any, Iterator
 import pytest
 
 from replicate_min import APIConnectionError, APITimeoutError, Client, ReplicateError
-from replicate_min._transport import MAX_RETRY_AFTER, _retry_after
 from replicate_min.testing import FakeReplicate
 from tests.proxy import Proxy
 
@@ -105,7 +104,18 @@ def test_one_client_shared_by_a_hundred_tasks(fake: FakeReplicate) -> None:
 
     assert asyncio.run(main()) == [str(i) for i in range(100)]
     assert fake.creates == 100
-    assert fake.connections <= 32  # bounded by the worker threads, not by the tasks
+    assert fake.connections <= client.max_concurrency  # bounded by the workers, not by the tasks
+
+
+def test_max_concurrency_bounds_the_connections_of_async_calls(fake: FakeReplicate) -> None:
+    client = Client(api_token=fake.token, base_url=fake.base_url, max_concurrency=4)
+
+    async def main() -> None:
+        await asyncio.gather(*(client.predictions.async_create(model=ECHO, input={"prompt": "x"}) for _ in range(40)))
+
+    asyncio.run(main())
+    assert fake.creates == 40 and fake.connections <= 4
+    client.close()
     client.close()
 
 
@@ -132,26 +142,6 @@ def test_a_body_retry_after_is_honoured(client: Client, fake: FakeReplicate) -> 
     started = time.monotonic()
     client.predictions.list()
     assert 0.9 <= time.monotonic() - started < 5
-
-
-@pytest.mark.parametrize(
-    ("headers", "body", "expected"),
-    [
-        ({"retry-after": "3"}, b"", 3.0),
-        ({"retry-after": "1.5"}, b"", 1.5),
-        ({"retry-after": "3600"}, b"", MAX_RETRY_AFTER),
-        ({"retry-after": "-5"}, b"", 0.0),
-        ({"retry-after": "soon"}, b"", None),
-        ({"retry-after": "nan"}, b"", None),
-        ({}, b'{"retry_after": 5}', 5.0),
-        ({}, b'{"retry_after": "5"}', None),
-        ({}, b"<html>", None),
-        ({}, b"", None),
-        ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, b"", 0.0),
-    ],
-)
-def test_retry_after_parsing(headers: dict[str, str], body: bytes, expected: float | None) -> None:
-    assert _retry_after(headers, body) == expected
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])

@@ -7,7 +7,6 @@ import time
 import pytest
 
 import replicate_min
-import replicate_min._client  # loaded lazily by the package; the tests reset its default client
 from replicate_min import Client, ReplicateException
 from replicate_min.testing import FakeReplicate
 from replicate_min.webhooks import (
@@ -108,10 +107,8 @@ def test_the_signing_secret_comes_from_the_api_and_signs_the_fakes_webhooks(
 
 
 def test_the_module_reaches_the_default_client(fake: FakeReplicate, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(replicate_min._client, "_default", None)
     monkeypatch.setenv("REPLICATE_API_TOKEN", fake.token)
     monkeypatch.setenv("REPLICATE_BASE_URL", fake.base_url)
     assert replicate_min.webhooks.default.secret().key == fake.webhook_secret
     with pytest.raises(AttributeError):
         replicate_min.webhooks.nothing  # noqa: B018
-    monkeypatch.setattr(replicate_min._client, "_default", None)

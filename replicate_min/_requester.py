@@ -1,0 +1,567 @@
+"""The requester: the layer between the resources and the transport.
+
+It owns the validated configuration (``Settings``), the token policy (which URLs may
+receive the token), JSON in and out, and the mapping of error statuses to exceptions.
+The resources (``_prediction``, ``_files``, ``_webhooks``, ``_streaming``) call it and
+never ``Client``; ``Client`` is the facade above them. The transport, and with it
+urllib, is imported on the first request; the worker threads of the async twins are
+started on the first async call.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple, TypeVar, Union
+
+from ._exceptions import ReplicateError, ReplicateException, ValidationError, excerpt
+from ._urls import is_loopback, origin_of
+from ._version import __version__
+
+if TYPE_CHECKING:  # the transport imports urllib: only on the first request
+    from ._retry import RetryPolicy
+    from ._transport import Response, StreamResponse, Transport
+    from ._workers import Workers
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_CONCURRENCY",
+    "DEFAULT_MAX_RESPONSE_SIZE",
+    "USE_CLIENT_DEFAULT",
+    "Requester",
+    "Settings",
+    "UseClientDefault",
+    "check_seconds",
+    "default_requester",
+]
+
+T = TypeVar("T")
+
+DEFAULT_BASE_URL = "https://api.replicate.com"
+#: Hosts under these domains may receive the token over HTTPS (stream and file URLs live there).
+TOKEN_DOMAINS = ("replicate.com", "replicate.net", "replicate.delivery")
+#: The largest response body read by default: room for sync-mode answers with inline ``data:`` outputs.
+DEFAULT_MAX_RESPONSE_SIZE = 100 * 1024 * 1024
+#: Requests in flight at once per client (worker threads of the async twins, connections per origin).
+DEFAULT_MAX_CONCURRENCY = 128
+
+
+class UseClientDefault:
+    """The type of ``USE_CLIENT_DEFAULT``: "take the client's setting" for a per-call option.
+
+    ``None`` is never that: where a time is asked for, ``None`` always means no limit.
+    """
+
+    _instance: Optional[UseClientDefault] = None
+
+    def __new__(cls) -> UseClientDefault:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "USE_CLIENT_DEFAULT"
+
+    def __reduce__(self) -> str:
+        return "USE_CLIENT_DEFAULT"
+
+
+USE_CLIENT_DEFAULT = UseClientDefault()
+
+
+def check_seconds(name: str, value: Any, *, allow_none: bool = False) -> Optional[float]:
+    """``value`` as seconds: a finite number, zero or more (``None`` too, where allowed)."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        none = " or None (no limit)" if allow_none else ""
+        raise TypeError(f"{name} must be a number of seconds{none}, got {excerpt(value)}")
+    if not 0 <= value < math.inf:
+        raise ValueError(f"{name} must be a finite number of seconds, zero or more, got {value!r}")
+    return float(value)
+
+
+def _check_count(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be a whole number, got {excerpt(value)}")
+    if value < minimum:
+        raise ValueError(f"{name} must be {minimum} or more, got {value}")
+    return value
+
+
+def check_header_value(name: str, value: Any) -> str:
+    """A header value the caller gave: text of visible ASCII, spaces and tabs, nothing else.
+
+    The message names the position and the character, never the value: it may be secret.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, got {type(value).__name__}")
+    for position, character in enumerate(value):
+        if not (" " <= character <= "~" or character == "\t"):
+            raise ValueError(f"{name} has a forbidden character {_describe(character)} at position {position}")
+    return value
+
+
+def check_token(token: str) -> str:
+    """The API token without surrounding whitespace (a newline from a file or an env var).
+
+    Raises:
+        ValueError: a character inside it is not visible ASCII; the message says which
+        character and where, and never contains the token.
+    """
+    token = token.strip()
+    for position, character in enumerate(token):
+        if not "!" <= character <= "~":
+            raise ValueError(
+                f"the API token has a forbidden character {_describe(character)} at position {position}; "
+                "a token is visible ASCII only (check how it was copied)"
+            )
+    return token
+
+
+def _describe(character: str) -> str:
+    names = {"\n": "line feed", "\r": "carriage return", "\t": "tab", " ": "space", "\0": "NUL"}
+    code = f"U+{ord(character):04X}"
+    return f"{code} ({names[character]})" if character in names else code
+
+
+def normalize_base_url(url: Any, *, allow_http: bool) -> str:
+    """Validates a base URL and strips a trailing ``/`` or ``/v1`` (paths carry ``/v1``)."""
+    if not isinstance(url, str):
+        raise TypeError(f"base_url must be a string, got {excerpt(url)}")
+    from urllib.parse import urlsplit
+
+    url = str(url).strip().rstrip("/")
+    if url.endswith("/v1"):
+        url = url[:-3]
+    try:
+        parts = urlsplit(url)
+        valid = parts.port != 0 and parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # a port out of range, a broken IPv6 address
+        valid = False
+    if not valid or parts.query or parts.fragment:
+        raise ValueError(f"base_url must be an http(s) URL such as {DEFAULT_BASE_URL!r}, got {url[:80]!r}")
+    if any(character.isspace() or not character.isprintable() for character in url):
+        raise ValueError(f"base_url must not contain spaces or control characters, got {url[:80]!r}")
+    if parts.scheme == "http" and not allow_http and not is_loopback(parts.hostname or ""):
+        raise ValueError(
+            f"base_url {url!r} is plain http to a host that is not loopback, which would send the "
+            "API token unencrypted; use https, or pass allow_http=True if you really mean it"
+        )
+    return url
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A client's configuration, validated as a whole. Build one with ``Settings.build``.
+
+    Times are seconds; ``None`` means no limit. ``timeout`` is the read timeout (the
+    longest wait for the server's next bytes), never an overall deadline.
+    """
+
+    base_url: str = DEFAULT_BASE_URL
+    api_token: Optional[str] = field(default=None, repr=False)
+    timeout: Optional[float] = 30.0
+    connect_timeout: Optional[float] = 10.0
+    poll_interval: float = 0.5
+    user_agent: str = f"replicate-min/{__version__} (Python {sys.version_info[0]}.{sys.version_info[1]})"
+    max_retries: int = 3
+    retry_backoff: float = 0.5
+    stream_idle_timeout: Optional[float] = 60.0
+    max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    headers: Mapping[str, str] = field(default_factory=dict)
+    allow_http: bool = False
+    proxy: Optional[str] = None
+    ssl_context: Any = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "base_url", normalize_base_url(self.base_url, allow_http=bool(self.allow_http)))
+        if self.api_token is not None:
+            if not isinstance(self.api_token, str):
+                raise TypeError("api_token must be a string")
+            set_(self, "api_token", check_token(self.api_token) or None)
+        for name in ("timeout", "connect_timeout", "stream_idle_timeout"):
+            set_(self, name, check_seconds(name, getattr(self, name), allow_none=True))
+        set_(self, "poll_interval", check_seconds("poll_interval", self.poll_interval))
+        set_(self, "retry_backoff", check_seconds("retry_backoff", self.retry_backoff))
+        _check_count("max_retries", self.max_retries, 0)
+        _check_count("max_response_size", self.max_response_size, 1024)
+        _check_count("max_concurrency", self.max_concurrency, 1)
+        check_header_value("user_agent", self.user_agent)
+        if not isinstance(self.headers, Mapping):
+            raise TypeError(f"headers must be a mapping of names to values, got {excerpt(self.headers)}")
+        for name, value in self.headers.items():
+            if not isinstance(name, str) or not name or not all("!" <= c <= "~" and c != ":" for c in name):
+                raise ValueError(f"header name {excerpt(name)} is not a valid HTTP header name")
+            if name.lower() in ("authorization", "proxy-authorization", "host", "content-length"):
+                raise ValueError(f"the {name} header is set by the client and cannot be overridden")
+            check_header_value(f"the value of header {name!r}", value)
+        set_(self, "headers", dict(self.headers))
+        if self.proxy is not None and not isinstance(self.proxy, str):
+            raise TypeError("proxy must be a URL string")
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        api_token: Optional[str] = None,
+        base_url: Optional[str] = None,
+        poll_interval: Optional[float] = None,
+        user_agent: Optional[str] = None,
+        **options: Any,
+    ) -> Settings:
+        """Settings from arguments, falling back on ``REPLICATE_BASE_URL`` and ``REPLICATE_POLL_INTERVAL``.
+
+        ``REPLICATE_API_TOKEN`` is read at each request instead, so it may be set later.
+        """
+        if base_url is None:
+            base_url = os.environ.get("REPLICATE_BASE_URL") or DEFAULT_BASE_URL
+            where = "the REPLICATE_BASE_URL environment variable"
+        else:
+            where = "base_url"
+        if poll_interval is None:
+            text = os.environ.get("REPLICATE_POLL_INTERVAL") or ""
+            try:
+                poll_interval = float(text) if text else 0.5
+            except ValueError:
+                raise ValueError(
+                    f"the REPLICATE_POLL_INTERVAL environment variable must be a number of seconds, got {text[:40]!r}"
+                ) from None
+        if user_agent is not None:
+            options["user_agent"] = user_agent
+        try:
+            return cls(base_url=base_url, api_token=api_token, poll_interval=poll_interval, **options)
+        except ValueError as exc:
+            if where != "base_url" and "base_url" in str(exc):
+                raise ValueError(str(exc).replace("base_url", where, 1)) from None
+            raise
+
+
+class Requester:
+    """Sends requests for the resources: headers, token, JSON, and errors as exceptions.
+
+    Thread-safe. ``settings`` may be replaced at any time (``update``); every request
+    reads the settings it needs when it starts, so a change applies to the next one.
+    The transport's own settings (``connect_timeout``, ``proxy``, ``ssl_context``,
+    ``max_concurrency``) shape its connection pool and are fixed once it exists.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._transport: Optional[Transport] = None
+        self._workers: Optional[Workers] = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<Requester base_url={self.settings.base_url!r}>"
+
+    def update(self, **changes: Any) -> None:
+        """Replaces settings (validated as a whole); applies to the next request."""
+        with self._lock:
+            fixed = {"connect_timeout", "proxy", "ssl_context", "max_concurrency"} & changes.keys()
+            if fixed and self._transport is not None:
+                raise AttributeError(f"{', '.join(sorted(fixed))} cannot change once the client has sent a request")
+            self.settings = replace(self.settings, **changes)
+
+    # -- the transport and the workers, made on first use -----------------------------
+
+    @property
+    def transport(self) -> Transport:
+        transport = self._transport
+        if transport is None:
+            with self._lock:
+                if self._transport is None:
+                    from ._transport import Transport
+
+                    settings = self.settings
+                    self._transport = Transport(
+                        connect_timeout=settings.connect_timeout,
+                        ssl_context=settings.ssl_context,
+                        proxy=settings.proxy,
+                        max_connections=settings.max_concurrency,
+                    )
+                transport = self._transport
+        return transport
+
+    @property
+    def workers(self) -> Workers:
+        """The threads the async twins run on: started on demand, retired when idle."""
+        workers = self._workers
+        if workers is None:
+            with self._lock:
+                if self._workers is None:
+                    from ._workers import Workers
+
+                    self._workers = Workers(self.settings.max_concurrency)
+                workers = self._workers
+        return workers
+
+    def close(self) -> None:
+        """Closes idle pooled connections; the requester stays usable."""
+        with self._lock:
+            transport, self._transport = self._transport, None
+        if transport is not None:
+            transport.close()
+
+    async def run_async(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``function(*args, **kwargs)`` on a worker thread, with the caller's context (as ``asyncio.to_thread``)."""
+        from ._workers import run_in_worker
+
+        return await run_in_worker(self.workers, function, *args, **kwargs)
+
+    # -- the token policy --------------------------------------------------------------
+
+    def token(self) -> str:
+        """The token from the settings, else ``REPLICATE_API_TOKEN`` (read now), checked."""
+        token: Optional[str] = self.settings.api_token
+        if token is None:
+            token = check_token(os.environ.get("REPLICATE_API_TOKEN") or "")
+        if not token:
+            raise ReplicateException(
+                "No API token: set the REPLICATE_API_TOKEN environment variable (or pass api_token= to Client)"
+            )
+        return token
+
+    def may_send_token(self, url: str) -> bool:
+        """True if ``url`` may receive the token: the base URL's origin, and HTTPS
+        (port 443) under Replicate's own domains (stream and file URLs live there)."""
+        base_url = self.settings.base_url
+        if url.startswith(base_url + "/"):
+            return True
+        origin = origin_of(url)
+        if origin == origin_of(base_url):
+            return True
+        scheme, host, port = origin
+        return scheme == "https" and port == 443 and any(host == d or host.endswith("." + d) for d in TOKEN_DOMAINS)
+
+    def url(self, path_or_url: str) -> str:
+        """An absolute URL: a path is joined to the base URL; a URL must be http(s)."""
+        if path_or_url.startswith("/"):
+            return self.settings.base_url + path_or_url
+        check_url("url", path_or_url)
+        return path_or_url
+
+    def _headers(self, url: str, extra: Optional[Mapping[str, str]]) -> Dict[str, str]:
+        settings = self.settings
+        headers = {"User-Agent": settings.user_agent, "Accept": "application/json", **settings.headers}
+        if extra:
+            headers.update(extra)
+        if self.may_send_token(url):
+            headers["Authorization"] = "Bearer " + self.token()
+        return headers
+
+    # -- requests ----------------------------------------------------------------------
+
+    def send(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        content: Optional[bytes] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        read_timeout: Union[float, UseClientDefault, None] = USE_CLIENT_DEFAULT,
+        deadline: Optional[float] = None,
+        idempotent: bool = True,
+    ) -> Response:
+        """Sends a request and returns the whole response, whatever its status.
+
+        ``idempotent=False`` (creates, uploads) limits retries to those that cannot
+        repeat the request. ``deadline`` is a ``time.monotonic()`` value bounding the call.
+        """
+        settings = self.settings
+        url = self.url(path_or_url)
+        return self.transport.send(
+            method,
+            url,
+            self._headers(url, headers),
+            content,
+            idempotent=idempotent,
+            retry=self._retry_policy(settings),
+            read_timeout=settings.timeout if isinstance(read_timeout, UseClientDefault) else read_timeout,
+            deadline=deadline,
+            max_body=settings.max_response_size,
+        )
+
+    def request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        json: Any = None,
+        headers: Optional[Mapping[str, str]] = None,
+        read_timeout: Union[float, UseClientDefault, None] = USE_CLIENT_DEFAULT,
+        deadline: Optional[float] = None,
+        idempotent: bool = True,
+    ) -> Any:
+        """``send`` with a JSON body (unless ``json`` is None), returning the decoded JSON answer.
+
+        Raises:
+            ReplicateError: an error status (or a redirect that was not followed).
+            ValidationError: a success whose body is not JSON.
+        """
+        content = None
+        if json is not None:
+            content = encode_json(json, "the request body")
+            headers = {"Content-Type": "application/json", **(headers or {})}
+        response = self.send(
+            method,
+            path_or_url,
+            content=content,
+            headers=headers,
+            read_timeout=read_timeout,
+            deadline=deadline,
+            idempotent=idempotent,
+        )
+        return decode_json(response.status, response.body, response.url)
+
+    def open_stream(
+        self,
+        url: str,
+        *,
+        headers: Optional[Mapping[str, str]] = None,
+        idle_timeout: Union[float, UseClientDefault, None] = USE_CLIENT_DEFAULT,
+        deadline: Optional[float] = None,
+    ) -> StreamResponse:
+        """Opens an event stream.
+
+        Raises:
+            ReplicateError: an error status. StreamError: the answer is not an event stream.
+        """
+        from ._exceptions import StreamError
+
+        settings = self.settings
+        url = self.url(url)
+        extra = {"Accept": "text/event-stream", "Cache-Control": "no-store", **(headers or {})}
+        response = self.transport.open_stream(
+            url,
+            self._headers(url, extra),
+            retry=self._retry_policy(settings),
+            read_timeout=settings.stream_idle_timeout if isinstance(idle_timeout, UseClientDefault) else idle_timeout,
+            deadline=deadline,
+        )
+        if response.status >= 300:
+            try:
+                body = response.read(min(settings.max_response_size, 1 << 20))
+            finally:
+                response.close()
+            raise error_from_response(response.status, body)
+        content_type = response.headers.get("content-type") or ""
+        if content_type.split(";")[0].strip().lower() != "text/event-stream":
+            response.close()
+            raise StreamError(f"expected an event stream from {url!r}, got content type {content_type[:80]!r}")
+        return response
+
+    @staticmethod
+    def _retry_policy(settings: Settings) -> RetryPolicy:
+        from ._retry import RetryPolicy
+
+        return RetryPolicy(max_retries=settings.max_retries, backoff=settings.retry_backoff)
+
+
+def check_url(name: str, url: Any) -> str:
+    """``url`` if it is an absolute http(s) URL with a host and a valid port, else ``ValidationError``."""
+    from urllib.parse import urlsplit
+
+    if isinstance(url, str) and url.startswith(("https://", "http://")) and url.isprintable() and " " not in url:
+        try:
+            parts = urlsplit(url)
+            if parts.hostname and parts.port != 0:  # .port raises ValueError past 65535
+                return url
+        except ValueError:
+            pass
+    raise ValidationError(f"{name} must be an http(s) URL, got {excerpt(url)}", field=name, value=url)
+
+
+def encode_json(value: Any, what: str) -> bytes:
+    """``value`` as compact JSON bytes; ``TypeError`` for what JSON cannot hold (NaN, cycles, objects)."""
+    import json
+
+    try:
+        return json.dumps(value, allow_nan=False, separators=(",", ":")).encode()
+    except (TypeError, ValueError, RecursionError) as exc:
+        reason = "it is nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise TypeError(f"{what} must be JSON-serializable: {reason}") from None
+
+
+def _loads(body: bytes) -> Tuple[bool, Any]:
+    import json
+
+    try:
+        return True, json.loads(body)
+    except (ValueError, RecursionError):
+        return False, None
+
+
+def error_from_response(status: int, body: bytes) -> ReplicateError:
+    """A ``ReplicateError`` from an error response: problem+json fields, else a short excerpt."""
+    text = bytes(body[:4096]).decode("utf-8", "replace")
+    ok, data = _loads(body) if len(body) <= 1 << 20 else (False, None)
+    if ok and isinstance(data, dict):
+        fields = {
+            name: _clean(data[name]) if isinstance(data.get(name), str) else None
+            for name in ("type", "title", "detail", "instance")
+        }
+        return ReplicateError(status=status, body=text, **fields)
+    snippet = _clean(" ".join(text.split())[:200])
+    if 300 <= status < 400:
+        snippet = f"a {status} redirect was not followed (only GET requests follow redirects). {snippet}"
+    return ReplicateError(status=status, detail=snippet or None, body=text)
+
+
+def _clean(text: str) -> str:
+    """Server text for a message: control characters escaped, so no terminal or log is steered."""
+    if text.isprintable():
+        return text[:2000]
+    return "".join(c if c.isprintable() or c == "\n" else repr(c)[1:-1] for c in text[:2000])
+
+
+def decode_json(status: int, body: bytes, url: str) -> Any:
+    """The decoded body of a response; raises ``ReplicateError`` for an error status.
+
+    A 3xx that reached here was not followed (a redirected POST), so it is an error too.
+    """
+    if status >= 300:
+        raise error_from_response(status, body)
+    if status == 204 or not body:
+        return None
+    ok, data = _loads(body)
+    if not ok:
+        raise ValidationError(
+            f"the response from {url!r} (status {status}) is not valid JSON: {excerpt(bytes(body[:200]))}",
+            value=bytes(body[:200]),
+        )
+    return data
+
+
+_default: Optional[Requester] = None
+_default_lock = threading.Lock()
+
+
+def default_requester() -> Requester:
+    """The requester behind the default client (and behind predictions bound to no client)."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = Requester(Settings.build())
+    return _default
+
+
+def reset_default_requester() -> None:
+    """Forgets the default requester (tests; or after changing ``REPLICATE_*`` variables)."""
+    global _default
+    with _default_lock:
+        requester, _default = _default, None
+    if requester is not None:
+        requester.close()
+
+
+def deadline_after(timeout: Optional[float]) -> Optional[float]:
+    """The ``time.monotonic()`` value ``timeout`` seconds from now, or None for no limit."""
+    return None if timeout is None else time.monotonic() + timeout

@@ -1,0 +1,110 @@
+"""The retry policy: a pure value that says whether, and after how long, to try again.
+
+No sockets, no clocks, no sleeps: the transport asks ``RetryPolicy.delay`` after each
+failed attempt and does the waiting itself, so the policy is tested as plain arithmetic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+__all__ = ["RETRY_STATUSES", "Failure", "RetryPolicy", "parse_retry_after"]
+
+#: Statuses a request that is safe to repeat is retried on (429 is retried for every request).
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
+
+
+class Failure:
+    """How an attempt failed without an HTTP answer (the names the policy decides on)."""
+
+    #: Refused, reset or timed out while connecting: nothing reached the server.
+    NOT_SENT = "not_sent"
+    #: A DNS or TLS failure: nothing reached the server, and trying again will not help.
+    UNREACHABLE = "unreachable"
+    #: The connection broke after the request may have reached the server.
+    SENT = "sent"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When to retry, as urllib3's ``Retry`` does it: an immutable value.
+
+    Args:
+        max_retries: retries after the first attempt (0 disables retrying).
+        backoff: the first retry's delay in seconds; it doubles each time, with jitter.
+        max_backoff: the longest computed backoff delay.
+        max_retry_after: the longest a server's ``Retry-After`` is honoured for.
+    """
+
+    max_retries: int = 3
+    backoff: float = 0.5
+    max_backoff: float = 8.0
+    max_retry_after: float = 60.0
+
+    def delay(
+        self,
+        attempt: int,
+        *,
+        idempotent: bool,
+        status: Optional[int] = None,
+        failure: Optional[str] = None,
+        retry_after: Optional[float] = None,
+        jitter: float = 1.0,
+    ) -> Optional[float]:
+        """Seconds to wait before the next attempt, or ``None`` to stop.
+
+        Args:
+            attempt: how many retries were made already (0 after the first attempt).
+            idempotent: the request is safe to repeat (GET, cancel); a create is not,
+                so it is only retried when it certainly did not run (429, not sent).
+            status: the HTTP status of the answer, if there was one.
+            failure: a ``Failure`` name when there was no answer.
+            retry_after: the server's ``Retry-After`` in seconds, if it sent one.
+            jitter: a number in [0, 1]; the backoff is scaled into [50%, 100%] by it.
+        """
+        if attempt >= self.max_retries:
+            return None
+        if status is not None:
+            if status != 429 and not (idempotent and status in RETRY_STATUSES):
+                return None
+        elif failure == Failure.SENT:
+            if not idempotent:
+                return None
+        elif failure != Failure.NOT_SENT:
+            return None
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_retry_after)
+        return min(self.backoff * 2.0**attempt, self.max_backoff) * (0.5 + 0.5 * min(max(jitter, 0.0), 1.0))
+
+
+def parse_retry_after(header: Optional[str], body: bytes, now: float) -> Optional[float]:
+    """Seconds to wait from a ``Retry-After`` header (seconds or HTTP-date), else a body's ``retry_after``.
+
+    Any value that cannot be read (garbage, absurd dates, NaN, deep JSON) is ignored,
+    as RFC 9110 lets a client do; ``now`` is the wall-clock time for HTTP-dates.
+    """
+    seconds: Optional[float] = None
+    if header:
+        try:
+            seconds = float(header)  # RFC 9110 asks for whole seconds; "1.5" is read kindly
+        except ValueError:
+            from email.utils import parsedate_to_datetime
+
+            try:
+                seconds = parsedate_to_datetime(header).timestamp() - now
+            except (TypeError, ValueError, IndexError, OverflowError):
+                seconds = None
+    if seconds is None and body and len(body) <= 65536:
+        import json
+
+        try:
+            payload = json.loads(body)
+        except (ValueError, RecursionError):
+            payload = None
+        value = payload.get("retry_after") if isinstance(payload, dict) else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            seconds = float(value) if abs(value) < 1e9 else float("inf")
+    if seconds is None or seconds != seconds:  # absent, or NaN
+        return None
+    return seconds
