@@ -329,7 +329,7 @@ class Client:
         cancel_after: Union[str, int, float, None] = None,
         file_encoding_strategy: Optional[str] = None,
     ) -> AsyncEventStream:
-        """Async ``stream``: ``async for event in client.async_stream(...)``, or ``in await client.async_stream(...)``."""
+        """Async ``stream``: ``async for event in client.async_stream(...)`` (``await`` it first, if you like)."""
         return AsyncEventStream(
             self.requester,
             lambda: self.stream(

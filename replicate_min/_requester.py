@@ -129,13 +129,13 @@ def _describe(character: str) -> str:
     return f"{code} ({names[character]})" if character in names else code
 
 
-def normalize_base_url(url: Any, *, allow_http: bool) -> str:
+def normalize_base_url(value: Any, *, allow_http: bool) -> str:
     """Validates a base URL and strips a trailing ``/`` or ``/v1`` (paths carry ``/v1``)."""
-    if not isinstance(url, str):
-        raise TypeError(f"base_url must be a string, got {excerpt(url)}")
+    if not isinstance(value, str):
+        raise TypeError(f"base_url must be a string, got {excerpt(value)}")
     from urllib.parse import urlsplit
 
-    url = str(url).strip().rstrip("/")
+    url = value.strip().rstrip("/")
     if url.endswith("/v1"):
         url = url[:-3]
     try:
