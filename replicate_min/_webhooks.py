@@ -27,6 +27,7 @@ __all__ = [
     "MissingWebhookHeaderError",
     "WebhookError",
     "WebhookSigningSecret",
+    "WebhookValidationError",
     "Webhooks",
     "sign",
     "validate",
@@ -36,8 +37,16 @@ __all__ = [
 DEFAULT_TOLERANCE = 300
 
 
-class WebhookError(ReplicateException):
-    """A webhook could not be verified. Catch this to reject the request."""
+class WebhookError(ReplicateException, ValueError):
+    """A webhook could not be verified. Catch this to reject the request.
+
+    It is also a ``ValueError``, as the official client's webhook errors are, so an
+    ``except ValueError`` written for that client catches it.
+    """
+
+
+#: The official client's name for the base class (``replicate.webhook.WebhookValidationError``).
+WebhookValidationError = WebhookError
 
 
 class MissingWebhookHeaderError(WebhookError):
