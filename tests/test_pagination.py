@@ -191,3 +191,21 @@ def test_paginate_walks_the_clients_pages(client: replicate_min.Client, fake: An
     assert found == [p.id for p in reversed(created)]
     first = client.predictions.list()
     assert first[0].id == created[-1].id and [p.id for p in first[0:2]] == found[:2]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ([], None),
+        ({"results": None}, "results"),
+        ({"results": [], "next": 5}, "next"),
+        ({"results": [], "previous": {}}, "previous"),
+    ],
+)
+def test_parse_page_names_the_bad_field(body: Any, field: Optional[str]) -> None:
+    from replicate_min._pagination import parse_page
+
+    with pytest.raises(replicate_min.ValidationError) as info:
+        parse_page(body, int)
+    assert info.value.field == field
+    assert parse_page({"results": ["1"], "next": "https://x/y"}, int) == Page([1], "https://x/y")

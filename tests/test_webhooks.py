@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 
@@ -239,6 +240,16 @@ def test_a_request_without_headers_or_body_raises_the_missing_errors() -> None:
 def test_an_async_request_body_is_refused_with_what_to_do_instead() -> None:
     with pytest.raises(TypeError, match=r"body=await request\.body\(\)"):
         validate(request=StarletteLikeRequest(HEADERS, BODY.encode()), secret=SECRET, tolerance=None)
+
+
+def test_any_awaitable_body_is_refused() -> None:
+    class Awaitable:  # an awaitable that is not a coroutine: nothing to close
+        def __await__(self) -> Any:
+            yield
+
+    request = type("AiohttpLike", (), {"headers": HEADERS, "read": lambda self: Awaitable()})()
+    with pytest.raises(TypeError, match=r"body=await request\.read\(\)"):
+        validate(request=request, secret=SECRET, tolerance=None)
 
 
 def test_request_and_headers_together_are_a_value_error() -> None:

@@ -81,6 +81,15 @@ def test_a_tolerance_that_is_not_a_number_is_a_type_error(tolerance: object) -> 
         validate(headers=signed(), body=BODY, secret=SECRET, tolerance=tolerance)  # type: ignore[arg-type]
 
 
+def test_a_tolerance_whose_float_conversion_fails_is_a_type_error() -> None:
+    class Broken:  # like a numpy array of two elements: it has __float__, which raises
+        def __float__(self) -> float:
+            raise TypeError("only length-1 arrays can be converted")
+
+    with pytest.raises(TypeError, match="tolerance"):
+        validate(headers=signed(), body=BODY, secret=SECRET, tolerance=Broken())  # type: ignore[arg-type]
+
+
 def test_finite_tolerances_of_any_numeric_type_work() -> None:
     from decimal import Decimal
 
