@@ -134,15 +134,14 @@ def _check_tolerance(tolerance: object) -> Optional[float]:
     """``None``, or the tolerance as finite seconds >= 0: NaN or infinity would silently turn the check off."""
     if tolerance is None:
         return None
-    wrong_type = TypeError(f"tolerance must be a number of seconds or None, got {excerpt(tolerance)}")
-    if isinstance(tolerance, (bool, str, bytes, bytearray)) or not hasattr(type(tolerance), "__float__"):
-        raise wrong_type
     try:
-        seconds = float(tolerance)  # type: ignore[arg-type]  # it has __float__: int, float, Decimal, numpy
+        if isinstance(tolerance, (bool, str, bytes, bytearray)):
+            raise TypeError  # float() would parse a string: a number was meant
+        seconds = float(tolerance)  # type: ignore[arg-type]  # int, float, Decimal, numpy: anything with __float__
     except OverflowError:
         seconds = float("inf")
     except (TypeError, ValueError):
-        raise wrong_type from None
+        raise TypeError(f"tolerance must be a number of seconds or None, got {excerpt(tolerance)}") from None
     if not 0 <= seconds < float("inf"):  # NaN fails every comparison, so it lands here too
         raise ValueError(
             f"tolerance must be a finite number of seconds >= 0 (None skips the check), got {excerpt(tolerance)}"
@@ -161,30 +160,31 @@ def _text(value: object) -> Optional[str]:
     return None
 
 
+def _not_headers(headers: object) -> TypeError:
+    return TypeError(f"headers must be a mapping or (name, value) pairs, got {excerpt(headers)}")
+
+
 def _webhook_headers(headers: Any) -> Dict[str, str]:
     """The three webhook headers from a mapping (any case) or from ``(name, value)`` pairs."""
     if not headers:
         raise MissingWebhookHeaderError("the webhook request has no headers")
-    wrong_type = f"headers must be a mapping or (name, value) pairs, got {excerpt(headers)}"
     items = getattr(headers, "items", None)
     try:
         pairs = iter(items() if callable(items) else headers)
     except TypeError:
-        raise TypeError(wrong_type) from None
+        raise _not_headers(headers) from None
     found: Dict[str, str] = {}
     for pair in pairs:
-        try:
-            name, value = pair
-        except (TypeError, ValueError):
-            raise TypeError(wrong_type) from None
-        name_text = _text(name)
-        if name_text is None or name_text.lower() not in _HEADER_NAMES:
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+            raise _not_headers(headers)
+        name, value = _text(pair[0]), pair[1]
+        if name is None or name.lower() not in _HEADER_NAMES:
             continue
-        value_text = _text(value)
-        if value_text is None and value is not None:
-            raise TypeError(f"header {name_text!r} must be text, got {excerpt(value)}")
-        if value_text:  # an empty value is a missing header, as in the official client
-            found[name_text.lower()] = value_text
+        text = _text(value)
+        if text is None and value is not None:
+            raise TypeError(f"header {name!r} must be text, got {excerpt(value)}")
+        if text:  # an empty value is a missing header, as in the official client
+            found[name.lower()] = text
     for name in _HEADER_NAMES:
         if name not in found:
             raise MissingWebhookHeaderError(f"the webhook request has no {name!r} header")
@@ -195,8 +195,8 @@ def _webhook_headers(headers: Any) -> Dict[str, str]:
     return found
 
 
-#: Where request objects keep their raw body, in the order tried, and whether it is a method.
-_BODY_SOURCES = (("content", False), ("body", None), ("get_data", True), ("data", False), ("read", True))
+#: Where request objects keep their raw body, in the order tried, and whether to call it if it is callable.
+_BODY_SOURCES = (("content", False), ("body", True), ("get_data", True), ("data", False), ("read", True))
 
 
 def _request_body(request: Any) -> Any:
@@ -207,12 +207,12 @@ def _request_body(request: Any) -> Any:
     framework's coroutine (Starlette ``body()``, aiohttp ``read()``) cannot be awaited
     here: it is refused with a TypeError that says what to pass instead.
     """
-    for name, method in _BODY_SOURCES:
+    for name, call in _BODY_SOURCES:
         try:
             value = getattr(request, name, None)
         except RuntimeError:  # httpx.RequestNotRead: a streamed request, which read() below reads
             continue
-        if method is not False and callable(value):
+        if call and callable(value):
             value = value()
             if hasattr(value, "__await__"):
                 close = getattr(value, "close", None)
