@@ -69,7 +69,7 @@ _LAZY = {
     "default_client": "_client",
     "paginate": "_pagination",
 }
-_SUBMODULES = ("exceptions", "webhooks")  # public, as in the official client
+_SUBMODULES = ("exceptions", "pagination", "webhook", "webhooks")  # public, as in the official client
 
 __all__ = [
     "USE_CLIENT_DEFAULT",

@@ -15,6 +15,7 @@ from ._webhooks import (
     MissingWebhookHeaderError,
     WebhookError,
     WebhookSigningSecret,
+    WebhookValidationError,
     sign,
     validate,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "MissingWebhookHeaderError",
     "WebhookError",
     "WebhookSigningSecret",
+    "WebhookValidationError",
     "sign",
     "validate",
 ]

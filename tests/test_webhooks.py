@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 
@@ -112,3 +113,175 @@ def test_the_module_reaches_the_default_client(fake: FakeReplicate, monkeypatch:
     assert replicate_min.webhooks.default.secret().key == fake.webhook_secret
     with pytest.raises(AttributeError):
         replicate_min.webhooks.nothing  # noqa: B018
+
+
+# Compatibility with the official client's webhook.py.
+
+
+def test_every_webhook_error_is_a_value_error_and_a_replicate_exception() -> None:
+    import replicate_min.webhook as webhook
+
+    assert webhook.WebhookValidationError is WebhookError
+    for error in (
+        WebhookError,
+        MissingWebhookHeaderError,
+        MissingWebhookBodyError,
+        InvalidSecretKeyError,
+        InvalidTimestampError,
+        InvalidSignatureError,
+    ):
+        assert issubclass(error, ValueError) and issubclass(error, ReplicateException)
+    try:
+        validate(headers=HEADERS, body=BODY + " ", secret=SECRET, tolerance=None)
+    except ValueError as caught:  # what code written for the official client catches
+        assert isinstance(caught, InvalidSignatureError)
+    else:  # pragma: no cover - the assertion above is the test
+        pytest.fail("a tampered body validated")
+
+
+@pytest.mark.parametrize("headers", [None, {}, []])
+def test_no_headers_is_a_missing_header_not_an_attribute_error(headers: object) -> None:
+    with pytest.raises(MissingWebhookHeaderError):
+        validate(headers=headers, body=BODY, secret=SECRET, tolerance=None)
+
+
+@pytest.mark.parametrize("body", ["", b""])
+def test_an_empty_body_is_missing_as_in_the_official_client(body: object) -> None:
+    with pytest.raises(MissingWebhookBodyError):
+        validate(headers=HEADERS, body=body, secret=SECRET, tolerance=None)  # type: ignore[arg-type]
+
+
+def test_headers_as_pairs_and_bytes_as_asgi_gives_them() -> None:
+    pairs = [(name.encode(), value.encode()) for name, value in HEADERS.items()]
+    assert validate(headers=[(b"content-type", b"application/json"), *pairs], body=BODY, secret=SECRET, tolerance=None)
+
+
+@pytest.mark.parametrize("headers", ["webhook-id", 12, [("webhook-id",)], {"webhook-id": object()}])
+def test_headers_of_the_wrong_type_are_a_type_error(headers: object) -> None:
+    with pytest.raises(TypeError):
+        validate(headers={**HEADERS, **headers} if isinstance(headers, dict) else headers, body=BODY, secret=SECRET)
+
+
+def test_a_parsed_body_is_a_type_error_not_a_signature_mismatch() -> None:
+    with pytest.raises(TypeError, match="raw request body"):
+        validate(headers=HEADERS, body={"test": 2432232314}, secret=SECRET, tolerance=None)  # type: ignore[arg-type]
+
+
+class HttpxLikeRequest:
+    """The two things the official client reads from an ``httpx.Request``: ``headers`` and ``content``."""
+
+    def __init__(self, headers: dict[str, str], content: bytes) -> None:
+        self.headers = headers
+        self.content = content
+
+
+class StreamedRequest:
+    """An ``httpx.Request`` whose body was not read: ``content`` raises ``RequestNotRead`` (a RuntimeError)."""
+
+    def __init__(self, headers: dict[str, str], content: bytes) -> None:
+        self.headers = headers
+        self._content = content
+
+    @property
+    def content(self) -> bytes:
+        raise RuntimeError("Attempted to access streaming request content, without having called `read()`.")
+
+    def read(self) -> bytes:
+        return self._content
+
+
+class DjangoLikeRequest:
+    def __init__(self, headers: dict[str, str], body: bytes) -> None:
+        self.headers = headers
+        self.body = body
+
+
+class FlaskLikeRequest:
+    def __init__(self, headers: dict[str, str], body: bytes) -> None:
+        self.headers = headers
+        self._body = body
+
+    def get_data(self) -> bytes:
+        return self._body
+
+
+class StarletteLikeRequest:
+    def __init__(self, headers: dict[str, str], body: bytes) -> None:
+        self.headers = headers
+        self._body = body
+
+    async def body(self) -> bytes:  # pragma: no cover - never awaited: validate refuses it
+        return self._body
+
+
+@pytest.mark.parametrize("kind", [HttpxLikeRequest, StreamedRequest, DjangoLikeRequest, FlaskLikeRequest])
+def test_validate_takes_a_request_object(kind: type) -> None:
+    request = kind({k.title(): v for k, v in HEADERS.items()}, BODY.encode())
+    assert validate(request=request, secret=SECRET, tolerance=None) is True
+    assert Client(api_token="r8_x").webhooks.validate(request=request, secret=SECRET, tolerance=None) is True
+    tampered = kind(HEADERS, BODY.encode() + b" ")
+    with pytest.raises(InvalidSignatureError):
+        validate(request=tampered, secret=SECRET, tolerance=None)
+
+
+def test_a_request_without_headers_or_body_raises_the_missing_errors() -> None:
+    with pytest.raises(MissingWebhookHeaderError):
+        validate(request=HttpxLikeRequest({}, BODY.encode()), secret=SECRET, tolerance=None)
+    with pytest.raises(MissingWebhookBodyError):
+        validate(request=HttpxLikeRequest(HEADERS, b""), secret=SECRET, tolerance=None)
+    headers_only = type("HeadersOnly", (), {"headers": HEADERS})()
+    with pytest.raises(MissingWebhookBodyError):
+        validate(request=headers_only, secret=SECRET, tolerance=None)
+
+
+def test_an_async_request_body_is_refused_with_what_to_do_instead() -> None:
+    with pytest.raises(TypeError, match=r"body=await request\.body\(\)"):
+        validate(request=StarletteLikeRequest(HEADERS, BODY.encode()), secret=SECRET, tolerance=None)
+
+
+def test_any_awaitable_body_is_refused() -> None:
+    class Awaitable:  # an awaitable that is not a coroutine: nothing to close
+        def __await__(self) -> Any:
+            yield
+
+    request = type("AiohttpLike", (), {"headers": HEADERS, "read": lambda self: Awaitable()})()
+    with pytest.raises(TypeError, match=r"body=await request\.read\(\)"):
+        validate(request=request, secret=SECRET, tolerance=None)
+
+
+def test_request_and_headers_together_are_a_value_error() -> None:
+    request = HttpxLikeRequest(HEADERS, BODY.encode())
+    with pytest.raises(ValueError, match="either request"):
+        validate(request=request, headers=HEADERS, secret=SECRET)
+    with pytest.raises(ValueError, match="either request"):
+        validate(request=request, body=BODY, secret=SECRET)
+
+
+def test_a_missing_secret_is_an_invalid_secret() -> None:
+    with pytest.raises(InvalidSecretKeyError, match="no webhook signing secret"):
+        validate(headers=HEADERS, body=BODY, tolerance=None)
+
+
+def test_the_default_tolerance_is_300_seconds() -> None:
+    stamp = int(time.time()) - 290
+    headers = {"webhook-id": "m", "webhook-timestamp": str(stamp)}
+    headers["webhook-signature"] = sign(id="m", timestamp=stamp, body=BODY, secret=SECRET)
+    assert validate(headers=headers, body=BODY, secret=SECRET)
+    stamp -= 20
+    headers["webhook-timestamp"] = str(stamp)
+    headers["webhook-signature"] = sign(id="m", timestamp=stamp, body=BODY, secret=SECRET)
+    with pytest.raises(InvalidTimestampError, match="300 s tolerance"):
+        validate(headers=headers, body=BODY, secret=SECRET)
+
+
+def test_the_official_module_path_exports_the_same_objects() -> None:
+    import replicate_min._webhooks as private
+    import replicate_min.webhook as webhook
+    import replicate_min.webhooks as webhooks
+
+    assert sorted(webhook.__all__) == webhook.__all__
+    for name in webhook.__all__:
+        assert getattr(webhook, name) is getattr(private, name)
+    for name in webhooks.__all__:
+        assert getattr(webhook, name) is getattr(webhooks, name)
+    assert webhook.Webhooks.validate is validate
