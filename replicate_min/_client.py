@@ -17,8 +17,10 @@ from ._requester import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_MAX_RESPONSE_SIZE,
+    USE_CLIENT_DEFAULT,
     Requester,
     Settings,
+    UseClientDefault,
     default_requester,
     error_from_response,
     reset_default_requester,
@@ -38,9 +40,10 @@ class Client:
             Whitespace around it (a newline from a file) is stripped.
         base_url: else ``REPLICATE_BASE_URL``, else ``https://api.replicate.com``
             (a trailing ``/v1`` is accepted).
-        timeout: the read timeout: seconds to wait for the server's next bytes;
-            ``None`` waits forever. ``Prefer: wait`` creates stretch it as needed.
-            (The ``timeout`` of ``wait()`` and ``run()`` is an overall deadline instead.)
+        read_timeout: seconds to wait for the server's next bytes; ``None`` waits
+            forever. ``Prefer: wait`` creates stretch it as needed. It bounds each read,
+            not a whole call: the ``timeout`` of ``wait()`` and ``run()`` does that.
+        timeout: the earlier name of ``read_timeout``, kept as an alias.
         connect_timeout: seconds to open a connection, or to wait for a free one.
         poll_interval: seconds between polls in ``wait()``; else
             ``REPLICATE_POLL_INTERVAL``, else 0.5.
@@ -58,7 +61,7 @@ class Client:
         headers: extra headers sent with every request (they cannot replace
             ``Authorization``).
 
-    ``timeout``, ``poll_interval``, ``max_retries``, ``retry_backoff``,
+    ``read_timeout``, ``poll_interval``, ``max_retries``, ``retry_backoff``,
     ``stream_idle_timeout`` and ``max_response_size`` may be changed on a live client;
     the change applies to the next request. The others are read-only.
     """
@@ -68,7 +71,8 @@ class Client:
         api_token: Optional[str] = None,
         *,
         base_url: Optional[str] = None,
-        timeout: Optional[float] = 30.0,
+        read_timeout: Optional[float] = 30.0,
+        timeout: Union[float, None, UseClientDefault] = USE_CLIENT_DEFAULT,
         connect_timeout: Optional[float] = 10.0,
         poll_interval: Optional[float] = None,
         user_agent: Optional[str] = None,
@@ -82,12 +86,16 @@ class Client:
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         headers: Optional[Mapping[str, str]] = None,
     ) -> None:
+        if not isinstance(timeout, UseClientDefault):
+            if read_timeout != 30.0:
+                raise TypeError("pass read_timeout or its older name timeout, not both")
+            read_timeout = timeout
         settings = Settings.build(
             api_token=api_token,
             base_url=base_url,
             poll_interval=poll_interval,
             user_agent=user_agent,
-            timeout=timeout,
+            read_timeout=read_timeout,
             connect_timeout=connect_timeout,
             max_retries=max_retries,
             retry_backoff=retry_backoff,
@@ -141,12 +149,14 @@ class Client:
         return self.requester.settings.max_concurrency
 
     @property
-    def timeout(self) -> Optional[float]:
-        return self.requester.settings.timeout
+    def read_timeout(self) -> Optional[float]:
+        return self.requester.settings.read_timeout
 
-    @timeout.setter
-    def timeout(self, value: Optional[float]) -> None:
-        self.requester.update(timeout=value)
+    @read_timeout.setter
+    def read_timeout(self, value: Optional[float]) -> None:
+        self.requester.update(read_timeout=value)
+
+    timeout = read_timeout  # the earlier name
 
     @property
     def poll_interval(self) -> float:

@@ -731,8 +731,8 @@ class Predictions:
         body["input"] = encode_files(body["input"], self._requester, file_encoding_strategy)
         settings = self._requester.settings
         read_timeout: Union[float, UseClientDefault, None] = USE_CLIENT_DEFAULT
-        if hold is not None and settings.timeout is not None:
-            read_timeout = max(settings.timeout, hold + WAIT_MARGIN)
+        if hold is not None and settings.read_timeout is not None:
+            read_timeout = max(settings.read_timeout, hold + WAIT_MARGIN)
         data = self._requester.request(
             "POST", path, json=body, headers=headers, read_timeout=read_timeout, deadline=deadline, idempotent=False
         )

@@ -138,12 +138,14 @@ def normalize_base_url(value: Any, *, allow_http: bool) -> str:
     url = value.strip().rstrip("/")
     if url.endswith("/v1"):
         url = url[:-3]
+    parts = None
     try:
         parts = urlsplit(url)
-        valid = parts.port != 0 and parts.scheme in ("http", "https") and bool(parts.hostname)
+        if parts.port == 0 or parts.scheme not in ("http", "https") or not parts.hostname:
+            parts = None
     except ValueError:  # a port out of range, a broken IPv6 address
-        valid = False
-    if not valid or parts.query or parts.fragment:
+        parts = None
+    if parts is None or parts.query or parts.fragment:
         raise ValueError(f"base_url must be an http(s) URL such as {DEFAULT_BASE_URL!r}, got {url[:80]!r}")
     if any(character.isspace() or not character.isprintable() for character in url):
         raise ValueError(f"base_url must not contain spaces or control characters, got {url[:80]!r}")
@@ -159,13 +161,13 @@ def normalize_base_url(value: Any, *, allow_http: bool) -> str:
 class Settings:
     """A client's configuration, validated as a whole. Build one with ``Settings.build``.
 
-    Times are seconds; ``None`` means no limit. ``timeout`` is the read timeout (the
-    longest wait for the server's next bytes), never an overall deadline.
+    Times are seconds; ``None`` means no limit. ``read_timeout`` is the longest wait
+    for the server's next bytes, never an overall deadline.
     """
 
     base_url: str = DEFAULT_BASE_URL
     api_token: Optional[str] = field(default=None, repr=False)
-    timeout: Optional[float] = 30.0
+    read_timeout: Optional[float] = 30.0
     connect_timeout: Optional[float] = 10.0
     poll_interval: float = 0.5
     user_agent: str = f"replicate-min/{__version__} (Python {sys.version_info[0]}.{sys.version_info[1]})"
@@ -186,7 +188,7 @@ class Settings:
             if not isinstance(self.api_token, str):
                 raise TypeError("api_token must be a string")
             set_(self, "api_token", check_token(self.api_token) or None)
-        for name in ("timeout", "connect_timeout", "stream_idle_timeout"):
+        for name in ("read_timeout", "connect_timeout", "stream_idle_timeout"):
             set_(self, name, check_seconds(name, getattr(self, name), allow_none=True))
         set_(self, "poll_interval", check_seconds("poll_interval", self.poll_interval))
         set_(self, "retry_backoff", check_seconds("retry_backoff", self.retry_backoff))
@@ -383,7 +385,7 @@ class Requester:
             content,
             idempotent=idempotent,
             retry=self._retry_policy(settings),
-            read_timeout=settings.timeout if isinstance(read_timeout, UseClientDefault) else read_timeout,
+            read_timeout=settings.read_timeout if isinstance(read_timeout, UseClientDefault) else read_timeout,
             deadline=deadline,
             max_body=settings.max_response_size,
         )

@@ -169,8 +169,9 @@ def _webhook_headers(headers: Any) -> Dict[str, str]:
     if not headers:
         raise MissingWebhookHeaderError("the webhook request has no headers")
     items = getattr(headers, "items", None)
+    source: Any = items() if callable(items) else headers
     try:
-        pairs = iter(items() if callable(items) else headers)
+        pairs = iter(source)
     except TypeError:
         raise _not_headers(headers) from None
     found: Dict[str, str] = {}
