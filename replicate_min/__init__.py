@@ -15,11 +15,11 @@ from ._version import __version__
 
 TYPE_CHECKING = False  # keeps typing out of the import: only type checkers read the block
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
-    from typing import Any, Dict, Iterable, Optional, Union
+    from typing import Any
 
     from . import exceptions as exceptions
     from . import webhooks as webhooks
-    from ._client import Client, default_client
+    from ._client import Client, async_run, async_stream, default_client, run, stream
     from ._exceptions import (
         APIConnectionError,
         APITimeoutError,
@@ -66,8 +66,12 @@ _LAZY = {
     "ValidationError": "_exceptions",
     "WaitTimeoutError": "_exceptions",
     "async_paginate": "_pagination",
+    "async_run": "_client",
+    "async_stream": "_client",
     "default_client": "_client",
     "paginate": "_pagination",
+    "run": "_client",
+    "stream": "_client",
 }
 _SUBMODULES = ("exceptions", "pagination", "webhook", "webhooks")  # public, as in the official client
 
@@ -103,76 +107,6 @@ __all__ = [
     "run",
     "stream",
 ]
-
-
-def run(
-    ref: str,
-    input: Optional[Dict[str, Any]] = None,
-    *,
-    wait: Union[bool, int] = True,
-    timeout: Optional[float] = None,
-    use_file_output: Optional[bool] = None,
-    webhook: Optional[str] = None,
-    webhook_completed: Optional[str] = None,
-    webhook_events_filter: Optional[Iterable[str]] = None,
-    cancel_after: Union[str, int, float, None] = None,
-    file_encoding_strategy: Optional[str] = None,
-) -> Any:
-    """``default_client().run(...)``: runs a model and returns its output. See ``Client.run``."""
-    return _default().run(**locals())
-
-
-async def async_run(
-    ref: str,
-    input: Optional[Dict[str, Any]] = None,
-    *,
-    wait: Union[bool, int] = True,
-    timeout: Optional[float] = None,
-    use_file_output: Optional[bool] = None,
-    webhook: Optional[str] = None,
-    webhook_completed: Optional[str] = None,
-    webhook_events_filter: Optional[Iterable[str]] = None,
-    cancel_after: Union[str, int, float, None] = None,
-    file_encoding_strategy: Optional[str] = None,
-) -> Any:
-    """``default_client().async_run(...)``. See ``Client.run``."""
-    return await _default().async_run(**locals())
-
-
-def stream(
-    ref: str,
-    input: Optional[Dict[str, Any]] = None,
-    *,
-    use_file_output: Optional[bool] = None,
-    webhook: Optional[str] = None,
-    webhook_completed: Optional[str] = None,
-    webhook_events_filter: Optional[Iterable[str]] = None,
-    cancel_after: Union[str, int, float, None] = None,
-    file_encoding_strategy: Optional[str] = None,
-) -> EventStream:
-    """``default_client().stream(...)``: creates a prediction and yields its events."""
-    return _default().stream(**locals())
-
-
-def async_stream(
-    ref: str,
-    input: Optional[Dict[str, Any]] = None,
-    *,
-    use_file_output: Optional[bool] = None,
-    webhook: Optional[str] = None,
-    webhook_completed: Optional[str] = None,
-    webhook_events_filter: Optional[Iterable[str]] = None,
-    cancel_after: Union[str, int, float, None] = None,
-    file_encoding_strategy: Optional[str] = None,
-) -> AsyncEventStream:
-    """``default_client().async_stream(...)``: ``async for event in replicate_min.async_stream(...)``."""
-    return _default().async_stream(**locals())
-
-
-def _default() -> Client:
-    from ._client import default_client
-
-    return default_client()
 
 
 if not TYPE_CHECKING:  # type checkers see the names above; a typo is then an error

@@ -25,11 +25,12 @@ from ._requester import (
     error_from_response,
     reset_default_requester,
 )
-from ._run import parse_ref, run
+from ._run import parse_ref
+from ._run import run as _run
 from ._streaming import AsyncEventStream, EventStream
 from ._webhooks import Webhooks
 
-__all__ = ["DEFAULT_BASE_URL", "Client", "default_client"]
+__all__ = ["DEFAULT_BASE_URL", "Client", "async_run", "async_stream", "default_client", "run", "stream"]
 
 
 class Client:
@@ -72,7 +73,7 @@ class Client:
         *,
         base_url: Optional[str] = None,
         read_timeout: Optional[float] = 30.0,
-        timeout: Union[float, None, UseClientDefault] = USE_CLIENT_DEFAULT,
+        timeout: Union[float, UseClientDefault, None] = USE_CLIENT_DEFAULT,
         connect_timeout: Optional[float] = 10.0,
         poll_interval: Optional[float] = None,
         user_agent: Optional[str] = None,
@@ -268,7 +269,7 @@ class Client:
             ModelError: the prediction failed. PredictionCanceledError: it was canceled or
             aborted. WaitTimeoutError, APITimeoutError: ``timeout`` passed.
         """
-        return run(
+        return _run(
             self.requester,
             ref,
             input,
@@ -392,3 +393,70 @@ def reset_default_client() -> None:
     with _default_lock:
         _default = None
     reset_default_requester()
+
+
+# -- the module-level functions: the default client's ---------------------------------
+
+
+def run(
+    ref: str,
+    input: Optional[Dict[str, Any]] = None,
+    *,
+    wait: Union[bool, int] = True,
+    timeout: Optional[float] = None,
+    use_file_output: Optional[bool] = None,
+    webhook: Optional[str] = None,
+    webhook_completed: Optional[str] = None,
+    webhook_events_filter: Optional[Iterable[str]] = None,
+    cancel_after: Union[str, int, float, None] = None,
+    file_encoding_strategy: Optional[str] = None,
+) -> Any:
+    """``default_client().run(...)``: runs a model and returns its output. See ``Client.run``."""
+    return default_client().run(**locals())
+
+
+async def async_run(
+    ref: str,
+    input: Optional[Dict[str, Any]] = None,
+    *,
+    wait: Union[bool, int] = True,
+    timeout: Optional[float] = None,
+    use_file_output: Optional[bool] = None,
+    webhook: Optional[str] = None,
+    webhook_completed: Optional[str] = None,
+    webhook_events_filter: Optional[Iterable[str]] = None,
+    cancel_after: Union[str, int, float, None] = None,
+    file_encoding_strategy: Optional[str] = None,
+) -> Any:
+    """``default_client().async_run(...)``. See ``Client.run``."""
+    return await default_client().async_run(**locals())
+
+
+def stream(
+    ref: str,
+    input: Optional[Dict[str, Any]] = None,
+    *,
+    use_file_output: Optional[bool] = None,
+    webhook: Optional[str] = None,
+    webhook_completed: Optional[str] = None,
+    webhook_events_filter: Optional[Iterable[str]] = None,
+    cancel_after: Union[str, int, float, None] = None,
+    file_encoding_strategy: Optional[str] = None,
+) -> EventStream:
+    """``default_client().stream(...)``: creates a prediction and yields its events."""
+    return default_client().stream(**locals())
+
+
+def async_stream(
+    ref: str,
+    input: Optional[Dict[str, Any]] = None,
+    *,
+    use_file_output: Optional[bool] = None,
+    webhook: Optional[str] = None,
+    webhook_completed: Optional[str] = None,
+    webhook_events_filter: Optional[Iterable[str]] = None,
+    cancel_after: Union[str, int, float, None] = None,
+    file_encoding_strategy: Optional[str] = None,
+) -> AsyncEventStream:
+    """``default_client().async_stream(...)``: ``async for event in replicate_min.async_stream(...)``."""
+    return default_client().async_stream(**locals())

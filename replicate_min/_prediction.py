@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, AsyncIterator, ClassVar, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
+from . import _exceptions as _exceptions_module
 from . import _log
 from ._exceptions import (
     APITimeoutError,
@@ -470,6 +471,11 @@ _FIELD_TYPES: Dict[str, type] = {
 _JSON_NAMES = {str: "a string", dict: "an object", bool: "a boolean", list: "a list"}
 _REQUIRED = ("id", "status")
 _FIELDS = tuple(item.name for item in fields(Prediction) if item.name != "extra")
+
+
+# The exceptions module imports nothing of ours, so its annotations name ``Prediction``
+# for type checkers only; this makes ``typing.get_type_hints`` resolve them at run time.
+_exceptions_module.Prediction = Prediction  # type: ignore[attr-defined]
 
 
 def polling(prediction: Prediction, deadline: Optional[float]) -> Iterator[float]:
