@@ -1,0 +1,32 @@
+"""Checked by mypy --strict and pyright in the ``type`` tox env, never run.
+
+Each line marked ``# type: ignore[...]`` is a mistake a type checker must catch: mypy's
+``warn_unused_ignores`` (part of --strict) fails the env if one stops being an error.
+"""
+
+from __future__ import annotations
+
+import replicate_min
+from replicate_min import Client, Prediction, Status
+
+
+def typos_are_errors(client: Client) -> None:
+    replicate_min.predictions.craete(model="o/n", input={})  # type: ignore[attr-defined]
+    replicate_min.Clinet()  # type: ignore[attr-defined]
+    replicate_min.run("o/n", inptu={})  # type: ignore[call-arg]
+    replicate_min.stream("o/n", input={}, wiat=True)  # type: ignore[call-arg]
+    client.predictions.create(model="o/n", input={}, webhok="https://x")  # type: ignore[call-arg]
+
+
+async def async_typos_are_errors(client: Client) -> None:
+    await client.predictions.async_create(model="o/n", imput={})  # type: ignore[call-arg]
+    await replicate_min.async_run("o/n", input={}, timout=3)  # type: ignore[call-arg]
+
+
+def right_names_are_typed(client: Client) -> Status:
+    prediction: Prediction = client.predictions.create(model="o/n", input={})
+    page = client.predictions.list()
+    first: Prediction = page.results[0]
+    output = replicate_min.run("o/n", input={}, timeout=5)
+    del output, first
+    return Status(prediction.status)
