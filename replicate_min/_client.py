@@ -260,8 +260,9 @@ class Client:
                 ``APITimeoutError`` during the create (``.sent`` says whether a
                 prediction may exist) or ``WaitTimeoutError`` after it (the prediction
                 keeps running: pass ``cancel_after=`` to bound it on the server).
-            use_file_output: accepted for compatibility; outputs are plain JSON
-                (see ``Client.download`` for file URLs).
+            use_file_output: ``True`` (the default, as in the official client): every
+                ``https:``/``data:`` URL in the output is a ``FileOutput``, a ``str`` of
+                the URL whose ``read()`` returns the file. ``False``: plain strings.
             webhook, webhook_completed, webhook_events_filter, cancel_after,
                 file_encoding_strategy: as for ``predictions.create``.
 
@@ -275,6 +276,7 @@ class Client:
             input,
             wait=wait,
             timeout=timeout,
+            use_file_output=use_file_output,
             options=_create_options(
                 webhook, webhook_completed, webhook_events_filter, cancel_after, file_encoding_strategy
             ),
@@ -303,6 +305,7 @@ class Client:
             input,
             wait=wait,
             timeout=timeout,
+            use_file_output=use_file_output,
             options=_create_options(
                 webhook, webhook_completed, webhook_events_filter, cancel_after, file_encoding_strategy
             ),
@@ -326,7 +329,7 @@ class Client:
         prediction = self.predictions.create(
             input=input, stream=True, file_encoding_strategy=file_encoding_strategy, **target, **options
         )
-        return prediction.stream()
+        return prediction.stream(use_file_output=use_file_output is not False)
 
     def async_stream(
         self,
@@ -346,6 +349,7 @@ class Client:
             lambda: self.stream(
                 ref,
                 input,
+                use_file_output=use_file_output,
                 webhook=webhook,
                 webhook_completed=webhook_completed,
                 webhook_events_filter=webhook_events_filter,

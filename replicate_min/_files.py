@@ -10,13 +10,25 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Generator, Optional, Tuple, Union
 
 from ._exceptions import ValidationError, excerpt
 from ._requester import Requester, decode_json, encode_json
 from ._urls import path_segment
 
-__all__ = ["DATA_URL_LIMIT", "MAX_FILE_SIZE", "File", "Files", "decode_data_url", "encode_files"]
+if TYPE_CHECKING:
+    from ._transport import StreamResponse
+
+__all__ = [
+    "DATA_URL_LIMIT",
+    "MAX_FILE_SIZE",
+    "File",
+    "FileOutput",
+    "Files",
+    "decode_data_url",
+    "encode_files",
+    "transform_output",
+]
 
 #: The largest file sent inline as a ``data:`` URL by default (the API's guidance).
 DATA_URL_LIMIT = 256 * 1024
@@ -270,3 +282,97 @@ def _check_id(id: Any) -> str:
     if not isinstance(id, str) or not id:
         raise TypeError(f"id must be a non-empty file id string, got {excerpt(id)}")
     return id
+
+
+class FileOutput(str):
+    """A file a model made: its URL, which reads as bytes.
+
+    It is a ``str`` (the URL), so code that compares, prints or JSON-encodes outputs
+    keeps working; like the official client's ``FileOutput`` it also reads the file:
+    ``read()`` and ``aread()`` return its bytes, and iterating it (``for chunk in
+    output``, ``async for chunk in output``) yields the bytes in chunks as they arrive,
+    never the URL's characters. A ``data:`` URL is decoded locally; an ``https:`` URL is
+    fetched, with the API token only where the client allows (Replicate's own hosts).
+    """
+
+    url: str
+    _requester: Requester
+
+    def __new__(cls, url: str, requester: Requester) -> FileOutput:
+        output = super().__new__(cls, url)
+        output.url = url
+        output._requester = requester
+        return output
+
+    def __repr__(self) -> str:
+        return f"FileOutput({self.url[:80]!r})"
+
+    def __reduce__(self) -> Any:
+        return (str, (self.url,))  # a pickled output is its URL
+
+    def read(self) -> bytes:
+        """The whole file (at most the client's ``max_response_size``).
+
+        Raises:
+            ReplicateError: the server answered with an error status.
+            ResponseTooLargeError: the file is larger than ``max_response_size``.
+        """
+        if self.url.startswith("data:"):
+            return decode_data_url(self.url)
+        response = self._open()
+        try:
+            return response.read(self._requester.settings.max_response_size)
+        finally:
+            response.close()
+
+    def __iter__(self) -> Generator[bytes, None, None]:  # type: ignore[override]  # bytes, not the URL's characters
+        if self.url.startswith("data:"):
+            yield decode_data_url(self.url)
+            return
+        response = self._open()
+        try:
+            while True:
+                chunk = response.read1()
+                if not chunk:
+                    return
+                yield chunk
+        finally:
+            response.close()
+
+    async def aread(self) -> bytes:
+        """Async ``read``, on one of the client's worker threads."""
+        return await self._requester.run_async(self.read)
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        chunks = self.__iter__()
+        try:
+            while True:
+                chunk = await self._requester.run_async(next, chunks, None)
+                if chunk is None:
+                    return
+                yield chunk
+        finally:
+            chunks.close()
+
+    def _open(self) -> StreamResponse:
+        from ._requester import error_from_response
+
+        response = self._requester.open_get(self.url, headers={"Accept": "*/*"})
+        if response.status >= 300:
+            try:
+                body = response.read(1 << 20)
+            finally:
+                response.close()
+            raise error_from_response(response.status, body)
+        return response
+
+
+def transform_output(value: Any, requester: Requester) -> Any:
+    """``value`` with every ``https:`` or ``data:`` URL string (nested too) as a ``FileOutput``."""
+    if isinstance(value, dict):
+        return {key: transform_output(item, requester) for key, item in value.items()}
+    if isinstance(value, list):
+        return [transform_output(item, requester) for item in value]
+    if isinstance(value, str) and value.startswith(("https:", "data:")):
+        return FileOutput(value, requester)
+    return value

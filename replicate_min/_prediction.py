@@ -29,6 +29,7 @@ from ._exceptions import (
     WaitTimeoutError,
     excerpt,
 )
+from ._files import transform_output
 from ._pagination import Page, parse_page
 from ._requester import USE_CLIENT_DEFAULT, Requester, UseClientDefault, check_seconds, check_url, default_requester
 from ._sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent
@@ -338,6 +339,7 @@ class Prediction:
         idle_timeout: Union[float, UseClientDefault, None] = USE_CLIENT_DEFAULT,
         max_reconnects: int = 5,
         max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+        use_file_output: bool = True,
     ) -> EventStream:
         """Streams the prediction's server-sent events as they arrive; ends after ``done``.
 
@@ -351,6 +353,8 @@ class Prediction:
                 ``stream_idle_timeout``; ``None`` waits forever.
             max_reconnects: how often a broken stream is resumed before giving up.
             max_event_size: the longest line and the most data of one event, in characters.
+            use_file_output: an output event whose data is an ``https:`` or ``data:`` URL
+                carries a ``FileOutput`` (a ``str`` of the URL that also reads the file).
 
         Raises:
             ReplicateError: the prediction has no stream URL (the model does not support
@@ -383,6 +387,7 @@ class Prediction:
             max_event_size=max_event_size,
             is_finished=finished,
             on_done=self._on_done,
+            output=(lambda data: transform_output(data, self.requester)) if use_file_output else None,
         )
 
     def _on_done(self, event: ServerSentEvent) -> None:
@@ -404,6 +409,7 @@ class Prediction:
         idle_timeout: Union[float, UseClientDefault, None] = USE_CLIENT_DEFAULT,
         max_reconnects: int = 5,
         max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+        use_file_output: bool = True,
     ) -> AsyncEventStream:
         """Async ``stream``: ``async for event in prediction.async_stream()`` (``await`` it first, if you like).
 
@@ -412,7 +418,10 @@ class Prediction:
         return AsyncEventStream(
             self.requester,
             lambda: self.stream(
-                idle_timeout=idle_timeout, max_reconnects=max_reconnects, max_event_size=max_event_size
+                idle_timeout=idle_timeout,
+                max_reconnects=max_reconnects,
+                max_event_size=max_event_size,
+                use_file_output=use_file_output,
             ),
         )
 

@@ -422,6 +422,25 @@ class Requester:
         )
         return decode_json(response.status, response.body, response.url)
 
+    def open_get(
+        self,
+        url: str,
+        *,
+        headers: Optional[Mapping[str, str]] = None,
+        read_timeout: Union[float, None, UseClientDefault] = USE_CLIENT_DEFAULT,
+        deadline: Optional[float] = None,
+    ) -> StreamResponse:
+        """GETs ``url`` (token policy applied) and returns the response unread, whatever its status."""
+        settings = self.settings
+        url = self.url(url)
+        return self.transport.open_stream(
+            url,
+            self._headers(url, headers),
+            retry=self._retry_policy(settings),
+            read_timeout=settings.read_timeout if isinstance(read_timeout, UseClientDefault) else read_timeout,
+            deadline=deadline,
+        )
+
     def open_stream(
         self,
         url: str,
@@ -438,12 +457,9 @@ class Requester:
         from ._exceptions import StreamError
 
         settings = self.settings
-        url = self.url(url)
-        extra = {"Accept": "text/event-stream", "Cache-Control": "no-store", **(headers or {})}
-        response = self.transport.open_stream(
+        response = self.open_get(
             url,
-            self._headers(url, extra),
-            retry=self._retry_policy(settings),
+            headers={"Accept": "text/event-stream", "Cache-Control": "no-store", **(headers or {})},
             read_timeout=settings.stream_idle_timeout if isinstance(idle_timeout, UseClientDefault) else idle_timeout,
             deadline=deadline,
         )

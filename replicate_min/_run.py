@@ -7,6 +7,7 @@ import time
 from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 from ._exceptions import excerpt
+from ._files import transform_output
 from ._prediction import OWNER_NAME, Prediction, Predictions, check_outcome
 from ._requester import Requester, check_seconds
 
@@ -34,9 +35,14 @@ def parse_ref(ref: Any) -> Dict[str, Any]:
     return {"version": version} if version else {"model": model}
 
 
-def output_of(prediction: Prediction) -> Any:
-    """The output of a finished prediction; raises if it failed, was canceled or aborted."""
+def output_of(prediction: Prediction, use_file_output: Optional[bool] = False) -> Any:
+    """The output of a finished prediction; raises if it failed, was canceled or aborted.
+
+    With ``use_file_output`` every ``https:``/``data:`` URL in it is a ``FileOutput``.
+    """
     check_outcome(prediction)
+    if use_file_output:
+        return transform_output(prediction.output, prediction.requester)
     return prediction.output
 
 
@@ -58,6 +64,7 @@ def run(
     wait: Union[bool, int],
     timeout: Optional[float],
     options: Dict[str, Any],
+    use_file_output: Optional[bool] = True,
 ) -> Any:
     """Creates a prediction, waits for it and returns its output, all within ``timeout``.
 
@@ -68,7 +75,7 @@ def run(
     create, deadline = _prepare(requester, ref, input, wait, timeout, options)
     prediction = create()
     prediction.wait(timeout=_left(deadline))
-    return output_of(prediction)
+    return output_of(prediction, use_file_output is not False)
 
 
 async def async_run(
@@ -79,12 +86,13 @@ async def async_run(
     wait: Union[bool, int],
     timeout: Optional[float],
     options: Dict[str, Any],
+    use_file_output: Optional[bool] = True,
 ) -> Any:
     """``run`` for async code: the create on a worker thread, the polls sleeping on the loop."""
     create, deadline = _prepare(requester, ref, input, wait, timeout, options)
     prediction = await requester.run_async(create)
     await prediction.async_wait(timeout=_left(deadline))
-    return output_of(prediction)
+    return output_of(prediction, use_file_output is not False)
 
 
 def _prepare(

@@ -118,6 +118,7 @@ class EventStream:
         max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
         is_finished: Callable[[], bool],
         on_done: Optional[Callable[[ServerSentEvent], None]] = None,
+        output: Optional[Callable[[str], str]] = None,
     ) -> None:
         self._requester = requester
         self._url = url
@@ -125,6 +126,7 @@ class EventStream:
         self._max_reconnects = max_reconnects
         self._is_finished = is_finished
         self._on_done = on_done
+        self._output = output  # what an output event's data becomes (a FileOutput for a URL)
         self._parser = SSEParser(max_event_size)
         self._replays = ReplayFilter()
         self._queue: Deque[ServerSentEvent] = deque()
@@ -149,7 +151,10 @@ class EventStream:
                 self.close()
                 raise
         event = self._queue.popleft()
-        if event.event is _EventType.DONE:
+        if event.event is _EventType.OUTPUT:
+            if self._output is not None:
+                event.data = self._output(event.data)
+        elif event.event is _EventType.DONE:
             self._ended = True
             self._queue.clear()
             self.close()
