@@ -13,7 +13,7 @@ import pytest
 
 import replicate_min as replicate
 import replicate_min._client  # loaded lazily by the package; the tests reset its default client
-from replicate_min.testing import FakeReplicate, _tokens
+from replicate_min.testing import FakeReplicate, tokens
 
 FLUX = "black-forest-labs/flux-schnell"
 LLAMA = "meta/meta-llama-3-70b-instruct"
@@ -25,7 +25,7 @@ CLIPDRAW_VERSION = "5797a99edc939ea0e9242d5e8c9cb3bc7d125b1eac21bda852e5cb79ede2
 def official_models(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeReplicate]:
     with FakeReplicate(start_delay=0.02, step=0.01) as fake:
         fake.add_model(FLUX, lambda input: ["https://replicate.delivery/xezq/output-0.webp"])
-        fake.add_model(LLAMA, _tokens)
+        fake.add_model(LLAMA, tokens)
         fake.add_model(CLIPDRAW, lambda input: [f"frame {i}" for i in range(3)], version=CLIPDRAW_VERSION)
         monkeypatch.setattr(replicate._client, "_default", None)
         monkeypatch.setenv("REPLICATE_API_TOKEN", fake.token)
