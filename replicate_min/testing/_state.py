@@ -363,17 +363,19 @@ class Driver:
     def _run(self, record: Record, calls: queue.SimpleQueue[Optional[_Call]]) -> None:
         """The runner: executes a prediction's model code, one call at a time, and goes on with what
         is due. On a real clock it also sleeps until the next step is due (a reader may wake it sooner)."""
+        call: Optional[_Call] = None
         while True:
             timeout: Optional[float] = None
-            with self.condition:
-                if record.done or self.stopping:
-                    return
-                call = None if record.calling else self._advance(record)
-                if call is not None:
-                    record.calling = True
-                elif not self.clock.frozen and not record.calling:
-                    due = record.next_due(self.timing()[0])
-                    timeout = None if due is None else max(0.0, due - self.clock.now())
+            if call is None:
+                with self.condition:
+                    if record.done or self.stopping:
+                        return
+                    call = None if record.calling else self._advance(record)
+                    if call is not None:
+                        record.calling = True
+                    elif not self.clock.frozen and not record.calling:
+                        due = record.next_due(self.timing()[0])
+                        timeout = None if due is None else max(0.0, due - self.clock.now())
             if call is None:
                 try:
                     call = calls.get(timeout=timeout)
@@ -397,8 +399,12 @@ class Driver:
             with self.condition:
                 record.calling = False
                 try:
-                    if not record.done and not self.stopping:  # else canceled (or updated) while the model ran
-                        self._apply(record, call, result, error, finished)
+                    if record.done or self.stopping:  # canceled (or updated) while the model ran
+                        return
+                    self._apply(record, call, result, error, finished)
+                    call = self._advance(record)  # what is due next, in the same breath
+                    if call is not None:
+                        record.calling = True
                 finally:
                     self.condition.notify_all()
 
