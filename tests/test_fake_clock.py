@@ -424,3 +424,14 @@ def test_the_testing_package_imports_relatively_and_only_the_standard_library() 
             assert top != "replicate_min", f"{source.name}:{node.lineno}"
             if sys.version_info >= (3, 10):
                 assert top in sys.stdlib_module_names or top == "__future__", f"{source.name}:{node.lineno}"
+
+
+def test_latency_on_real_time_is_a_real_delay_and_concurrent_requests_overlap() -> None:
+    import time
+
+    with FakeReplicate(latency=0.3) as fake:
+        started = time.monotonic()
+        requests = [InThread(lambda: call(fake, "GET", "/v1/predictions")) for _ in range(20)]
+        assert [r.result()[0] for r in requests] == [200] * 20
+        elapsed = time.monotonic() - started
+    assert 0.3 <= elapsed < 0.9, elapsed  # twenty 0.3 s delays at once, not one after another

@@ -361,11 +361,10 @@ class FakeReplicate:
         return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
     def start(self) -> FakeReplicate:
-        from ._handler import Handler
+        from ._handler import Handler, Server
 
         handler = type("_BoundHandler", (Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer((self._host, self._port), handler)
-        self._server.daemon_threads = True
+        self._server = Server((self._host, self._port), handler)
         if self._ssl_context is not None:
             self._server.socket = self._ssl_context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(
