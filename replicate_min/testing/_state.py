@@ -162,7 +162,10 @@ class Record:
         """The clock time of the next scheduled transition or step, or None (done, or model code running)."""
         if self.done:
             return None
-        due = self.created + start_delay if self.status == Status.STARTING else self.due
+        if self.calling:
+            due = None  # the next step is scheduled when the model code returns
+        else:
+            due = self.created + start_delay if self.status == Status.STARTING else self.due
         if self.deadline is not None and (due is None or self.deadline <= due):
             return self.deadline
         return due
@@ -337,6 +340,7 @@ class Driver:
             if record.pending is not _PULL and record.pending is not WAIT:
                 record._emit_item(record.pending)
             record.pending = _PULL
+            record.due = None
             return _Call(start=False, at=at)
         return None
 
