@@ -435,3 +435,10 @@ def test_latency_on_real_time_is_a_real_delay_and_concurrent_requests_overlap() 
         assert [r.result()[0] for r in requests] == [200] * 20
         elapsed = time.monotonic() - started
     assert 0.3 <= elapsed < 0.9, elapsed  # twenty 0.3 s delays at once, not one after another
+
+
+def test_an_endless_generator_with_no_step_does_not_hang_a_reader(clock: ManualClock) -> None:
+    with FakeReplicate(clock=clock, start_delay=0, step=0) as fake:
+        _, _, body = create(fake, "replicate-min/forever", {})
+        assert fake.prediction(body["id"]).status == "processing"  # a bounded number of pulls, then an answer
+        assert fake.cancel(body["id"]).status == "canceled"

@@ -18,11 +18,13 @@ generator is pulled right after each emission and its item emitted one ``step`` 
 timestamps and metrics do not depend on when someone looked); the fake calls it before every
 read of a prediction, and waiters (``Prefer: wait``, streams) sleep on the clock until the
 next due time. Model code (the function, each pull of its generator) runs on a runner thread
-of the prediction's own, one call at a time, so a slow model never blocks a request; the
-runner goes on with whatever else is due when a call returns. On a real clock readers do not
-wait for model code (the prediction is simply still running); on a frozen clock
-(``ManualClock``) model code takes no time, so readers wait for it and every answer is
-determined by the clock alone.
+of the prediction's own, one call at a time, so a slow model never blocks a request.
+
+On a real clock the runner also wakes when a step is due and goes on with whatever is due
+(a real prediction runs whether anyone looks or not), and readers do not wait for model code
+(the prediction is simply still running). On a frozen clock (``ManualClock``) model code takes
+no time: readers drive the run up to the clock's time and wait for the model code they hand to
+the runner, so every answer is determined by the clock alone, whichever thread asks first.
 """
 
 from __future__ import annotations
@@ -285,20 +287,25 @@ class Driver:
         self.timing = timing
         self.stopping = False
 
-    def catch_up(self, record: Record) -> None:
+    def catch_up(self, record: Record, limit: int = 10_000) -> None:
         """Applies what of ``record`` is due by the clock's time now (call without the condition held).
 
         Model code that is due goes to the prediction's runner thread. With a real clock the
         caller does not wait for it (the prediction stays as it is meanwhile, as a real one
-        would); with a frozen clock (:class:`ManualClock`) model code takes no time, so the
-        caller waits for it and the answer is the same whichever thread asks first.
+        would, and the runner goes on by itself); with a frozen clock (:class:`ManualClock`)
+        model code takes no time, so the caller waits for it and drives the run up to the
+        clock's time: the answer is the same whichever thread asks first. ``limit`` bounds the
+        model calls one reader drives (an endless generator with ``step=0`` is always due).
         """
         with self.condition:
-            while True:
-                call = self._advance(record)
-                if call is not None:
+            while limit > 0:
+                if not record.calling:
+                    call = self._advance(record)
+                    if call is None:
+                        return
                     self._submit(record, call)
-                if not (self.clock.frozen and record.calling and not self.stopping):
+                    limit -= 1
+                if not self.clock.frozen or self.stopping:
                     return
                 self.condition.wait()  # real time: the runner notifies when the model code returns
 
@@ -374,7 +381,8 @@ class Driver:
                 with self.condition:
                     if record.done or self.stopping:
                         return
-                    call = None if record.calling else self._advance(record)
+                    # On a frozen clock readers drive the run; the runner only executes their calls.
+                    call = None if record.calling or self.clock.frozen else self._advance(record)
                     if call is not None:
                         record.calling = True
                     elif not self.clock.frozen and not record.calling:
@@ -406,7 +414,7 @@ class Driver:
                     if record.done or self.stopping:  # canceled (or updated) while the model ran
                         return
                     self._apply(record, call, result, error, finished)
-                    call = self._advance(record)  # what is due next, in the same breath
+                    call = None if self.clock.frozen else self._advance(record)  # what is due next, at once
                     if call is not None:
                         record.calling = True
                 finally:
