@@ -442,3 +442,16 @@ def test_an_endless_generator_with_no_step_does_not_hang_a_reader(clock: ManualC
         _, _, body = create(fake, "replicate-min/forever", {})
         assert fake.prediction(body["id"]).status == "processing"  # a bounded number of pulls, then an answer
         assert fake.cancel(body["id"]).status == "canceled"
+
+
+def test_latency_then_a_wait_hold_each_park_on_the_clock_in_turn(clock: ManualClock) -> None:
+    with FakeReplicate(clock=clock, start_delay=1, step=0.5, latency=0.25) as fake:
+        request = InThread(lambda: create(fake, "replicate-min/tokens", {"prompt": "a b"}, Prefer="wait"))
+        clock.wait_for_waiters(1)  # in the latency
+        clock.advance(0.25)
+        clock.wait_for_waiters(1)  # in the hold: the waiter the advance woke does not count twice
+        assert [p.created for p in fake.predictions_created] == [0.25]
+        clock.advance(10)
+        status, _, body = request.result()
+        assert status == 201 and body["status"] == "succeeded" and body["output"] == ["a", " b"]
+        assert body["metrics"] == {"predict_time": 1.0, "total_time": 2.0}

@@ -79,7 +79,8 @@ class ManualClock(Clock):
         # Guards _now, _conditions and _waiters; notified when the number of waiters changes.
         self._lock = threading.Condition()
         self._conditions: weakref.WeakSet[threading.Condition] = weakref.WeakSet()
-        self._waiters = 0
+        self._waiters = 0  # threads parked on the clock since the last advance
+        self._generation = 0  # advances so far
         self._sleepers = threading.Condition()
         self._conditions.add(self._sleepers)
 
@@ -102,6 +103,9 @@ class ManualClock(Clock):
             self._now += seconds
             now = self._now
             conditions = list(self._conditions)
+            # Every waiter wakes to re-check its deadline: it counts again once it parks again.
+            self._generation += 1
+            self._waiters = 0
         # Notified outside our lock: a waiter holds its condition and then takes our lock.
         for condition in conditions:
             with condition:
@@ -119,13 +123,15 @@ class ManualClock(Clock):
             if deadline is not None and self._now >= deadline:
                 return
             self._waiters += 1
+            generation = self._generation
             self._lock.notify_all()
         try:
             condition.wait()
         finally:
             with self._lock:
-                self._waiters -= 1
-                self._lock.notify_all()
+                if generation == self._generation:
+                    self._waiters -= 1
+                    self._lock.notify_all()
 
     def sleep(self, seconds: float) -> None:
         with self._sleepers:
@@ -135,13 +141,16 @@ class ManualClock(Clock):
 
     @property
     def waiters(self) -> int:
-        """How many threads are blocked on the clock now."""
+        """How many threads are blocked on the clock now (parked since the last ``advance``)."""
         with self._lock:
             return self._waiters
 
     def wait_for_waiters(self, count: int = 1, timeout: float = 5.0) -> None:
         """Blocks until at least ``count`` threads are blocked on the clock (like trio's
         ``wait_all_tasks_blocked``), so that a later :meth:`advance` is seen by them.
+
+        Only threads that parked since the last ``advance`` count: one that the advance woke
+        counts again once it has re-checked its deadline and parked again.
 
         ``timeout`` is real seconds, a safety net against a test that would hang.
 
