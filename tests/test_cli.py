@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from replicate_min.testing import FakeReplicate, _tokens
+from replicate_min.testing import FakeReplicate, tokens
 
 
 @pytest.fixture
@@ -181,7 +181,7 @@ def test_ctrl_c_cancels_the_prediction_and_exits_130(cli_fake: FakeReplicate) ->
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=10)
     assert process.returncode == 130, stderr
-    [record] = cli_fake._predictions.values()
+    [record] = cli_fake.predictions_created
     assert record.status == "canceled"
     assert f"canceled prediction {record.id}" in stderr and "Traceback" not in stderr
 
@@ -215,7 +215,7 @@ def test_demo_runs_without_token_or_network() -> None:
 def test_the_progress_line_shows_on_a_terminal(cli_fake: FakeReplicate) -> None:
     def slow(input: Any) -> list[str]:
         time.sleep(0.3)
-        return _tokens({"prompt": "one two three four five six"})
+        return tokens({"prompt": "one two three four five six"})
 
     cli_fake.add_model("test/slow", slow)
     cli_fake.step = 0.1

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 import pytest
 
 import replicate_min as replicate
-from replicate_min.testing import FakeReplicate, _tokens
+from replicate_min.testing import FakeReplicate, tokens
 
 FLUX = "black-forest-labs/flux-schnell"
 LLAMA = "meta/meta-llama-3-70b-instruct"
@@ -24,7 +24,7 @@ CLIPDRAW_VERSION = "5797a99edc939ea0e9242d5e8c9cb3bc7d125b1eac21bda852e5cb79ede2
 def official_models(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeReplicate]:
     with FakeReplicate(start_delay=0.02, step=0.01) as fake:
         fake.add_model(FLUX, lambda input: ["https://replicate.delivery/xezq/output-0.webp"])
-        fake.add_model(LLAMA, _tokens)
+        fake.add_model(LLAMA, tokens)
         fake.add_model(CLIPDRAW, lambda input: [f"frame {i}" for i in range(3)], version=CLIPDRAW_VERSION)
         monkeypatch.setenv("REPLICATE_API_TOKEN", fake.token)
         monkeypatch.setenv("REPLICATE_BASE_URL", fake.base_url)

@@ -193,7 +193,7 @@ def test_fault(shared_fake: FakeReplicate, dead_url: str, call: Call, fault: str
         client.close()
         target.close()
     assert time.monotonic() - started < 3 * TIMEOUT + 2
-    assert fake._faults == [], "the injected fault was never reached"
+    assert fake.pending_faults == [], "the injected fault was never reached"
     created = fake.creates - creates_before
     if call.name == "predictions.create":
         posts = sum(1 for r in fake.requests if r.method == "POST") - posts_before

@@ -8,7 +8,7 @@ from typing import Iterator
 
 import pytest
 
-from replicate_min.testing import FakeReplicate, _tokens
+from replicate_min.testing import FakeReplicate, tokens
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 EXAMPLES = re.findall(r"```python\n(.*?)```", README, re.S)
@@ -19,7 +19,7 @@ LLAMA_VERSION = "5a6809ca6288247d06daf6365557e5e429063f32a21146b2a807c682652136b
 @pytest.fixture
 def readme_fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeReplicate]:
     with FakeReplicate(start_delay=0.02, step=0.01) as fake:
-        fake.add_model(LLAMA, _tokens, version=LLAMA_VERSION)
+        fake.add_model(LLAMA, tokens, version=LLAMA_VERSION)
         monkeypatch.setenv("REPLICATE_API_TOKEN", fake.token)
         monkeypatch.setenv("REPLICATE_BASE_URL", fake.base_url)
         monkeypatch.setenv("REPLICATE_POLL_INTERVAL", "0.01")

@@ -46,7 +46,8 @@ def test_islice_then_list_takes_every_event_from_one_queue(client: Client) -> No
 
 
 class _OneEventThenDrop:
-    """A raw SSE server: one event with ``retry: 60000``, then the connection closes."""
+    """A raw SSE server: one event with ``retry: 60000``, then the connection closes (the
+    prediction still runs, so the stream waits the capped retry delay to reconnect)."""
 
     def __init__(self) -> None:
         self.listener = socket.create_server(("127.0.0.1", 0))
@@ -61,11 +62,14 @@ class _OneEventThenDrop:
             except OSError:
                 return
             with conn:
-                conn.recv(65536)
-                body = b"retry: 60000\nevent: output\nid: 1\ndata: first\n\n"
+                request = conn.recv(65536)
+                if request.startswith(b"GET /stream"):
+                    kind, body = b"text/event-stream", b"retry: 60000\nevent: output\nid: 1\ndata: first\n\n"
+                else:  # the reload that asks whether the prediction finished: it has not
+                    kind, body = b"application/json", b'{"id": "p", "status": "processing"}'
                 conn.sendall(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                    b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
+                    b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\n"
+                    b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (kind, len(body), body)
                 )
 
     def close(self) -> None:

@@ -78,7 +78,7 @@ def test_run_raises_model_error_on_failure(client: Client) -> None:
 def test_run_raises_a_clear_error_when_canceled_or_aborted(client: Client, fake: FakeReplicate, status: str) -> None:
     def finish_later() -> None:
         time.sleep(0.2)
-        [record] = fake._predictions.values()
+        [record] = fake.predictions_created
         fake.update(record.id, status=status)
 
     import threading

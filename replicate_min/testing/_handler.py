@@ -1,0 +1,480 @@
+"""The fake server's HTTP side: one handler per connection (threaded), the API's routes, faults, SSE.
+
+The handler owns no state: it reads and changes the :class:`FakeReplicate` it is bound to
+(its records, on its clock). Every wait here is on the fake's clock, never ``time.sleep``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import secrets
+import socket
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from urllib.parse import parse_qs, urlsplit
+
+from ._faults import (
+    Delay,
+    Drop,
+    DropAfter,
+    ErrorStatus,
+    Hang,
+    HtmlError,
+    NotObject,
+    StreamFault,
+    StreamGarbage,
+    StreamOversized,
+    StreamStall,
+    Truncated,
+)
+
+if TYPE_CHECKING:
+    from . import FakeReplicate
+
+__all__ = ["Handler", "Request", "Server"]
+
+Response = Tuple[int, Any, Dict[str, str]]
+
+_HTML_PAGE = b"<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>"
+
+
+def _problem(status: int, title: str, detail: str) -> Response:
+    return status, {"title": title, "detail": detail, "status": status}, {"Content-Type": "application/problem+json"}
+
+
+def _parse_duration(text: str) -> Optional[float]:
+    """Seconds in a ``Cancel-After`` value (``90``, ``90s``, ``1h30m``), or None if malformed."""
+    match = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?|(\d+)", text.strip())
+    if not text.strip() or not match:
+        return None
+    hours, minutes, secs, bare = (int(g or 0) for g in match.groups())
+    return float(hours * 3600 + minutes * 60 + secs + bare)
+
+
+class Server(ThreadingHTTPServer):
+    """A thread per connection. The listen backlog is deep: a burst of concurrent connections
+    (an async benchmark opening hundreds) must not see SYNs dropped and retried a second later."""
+
+    daemon_threads = True
+    request_queue_size = 1024
+
+
+@dataclass
+class Request:
+    """A request the fake received. Header names are lower-cased; ``time`` is when it arrived, on the fake's clock."""
+
+    method: str
+    path: str
+    headers: Dict[str, str]
+    body: bytes
+    time: float = 0.0
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Handler(BaseHTTPRequestHandler):
+    fake: FakeReplicate
+    protocol_version = "HTTP/1.1"
+    server_version = "FakeReplicate/1"
+
+    def setup(self) -> None:
+        super().setup()
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.fake._cond:
+            self.fake.connections += 1
+            self.fake._sockets.append(self.request)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            with self.fake._cond:
+                if self.request in self.fake._sockets:
+                    self.fake._sockets.remove(self.request)
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    def _send(self, status: int, body: Any, headers: Optional[Dict[str, str]] = None) -> None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        headers = dict(headers or {})
+        headers.setdefault("Content-Type", "application/json")
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
+    def _drop(self) -> None:
+        self.close_connection = True
+        try:
+            self.request.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _handle(self, method: str) -> None:
+        fake = self.fake
+        split = urlsplit(self.path)
+        path = split.path
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        with fake._cond:
+            arrived = fake.clock.now()
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            fake.requests.append(Request(method, self.path, headers, raw, arrived))
+            fake._cond.notify_all()
+        if fake.latency > 0 and not fake._sleep(fake.latency, start=arrived):
+            return self._drop()
+        fault = fake._take_fault(method, path)
+        if isinstance(fault, Delay):
+            if not fake._sleep(fault.seconds):
+                return self._drop()
+        elif isinstance(fault, Drop):
+            return self._drop()
+        elif isinstance(fault, Hang):
+            fake._sleep(fault.seconds or 60)
+            return self._drop()
+        elif isinstance(fault, ErrorStatus):
+            if fault.body is not None:
+                return self._send(fault.status, fault.body, dict(fault.headers))
+            status, body, extra = _problem(fault.status, "Injected error", f"Injected status {fault.status}")
+            extra.update(fault.headers)
+            return self._send(status, body, extra)
+        elif isinstance(fault, HtmlError):
+            return self._send(fault.status, _HTML_PAGE, {"Content-Type": "text/html"})
+        if path.startswith("/v1/streams/"):
+            return self._stream(path[len("/v1/streams/") :])
+        public = path.startswith("/v1/files/") and path.endswith("/download")  # like replicate.delivery
+        if not public and self.headers.get("Authorization") != f"Bearer {fake.token}":
+            return self._send(*_problem(401, "Unauthenticated", "You did not pass a valid authentication token"))
+        self._raw = raw
+        try:
+            body = json.loads(raw) if raw and not path.startswith("/v1/files") else None
+        except ValueError:
+            return self._send(*_problem(400, "Invalid JSON", "The request body is not valid JSON"))
+        status, payload, extra = self._route(method, path, split.query, body)
+        if isinstance(fault, DropAfter):
+            return self._drop()
+        if isinstance(fault, Truncated):
+            data = json.dumps(payload).encode()
+            return self._send(200, data[: len(data) // 2])
+        if isinstance(fault, NotObject):
+            return self._send(200, [payload])
+        self._send(status, payload, extra)
+
+    # -- the API ------------------------------------------------------------------------
+
+    def _route(self, method: str, path: str, query: str, body: Any) -> Response:
+        fake = self.fake
+        parts = path.strip("/").split("/")
+        if parts == ["v1", "webhooks", "default", "secret"] and method == "GET":
+            return 200, {"key": fake.webhook_secret}, {}
+        if parts[:2] == ["v1", "files"]:
+            return self._files(method, parts[2:])
+        if parts == ["v1", "predictions"]:
+            if method == "POST":
+                return self._create("version", None, body)
+            if method == "GET":
+                return self._list(query)
+        elif (
+            len(parts) == 5 and parts[0] == "v1" and parts[1] in ("models", "deployments") and parts[4] == "predictions"
+        ):
+            if method == "POST":
+                target = "model" if parts[1] == "models" else "deployment"
+                return self._create(target, f"{parts[2]}/{parts[3]}", body)
+        elif len(parts) in (3, 4) and parts[:2] == ["v1", "predictions"]:
+            with fake._cond:
+                record = fake._predictions.get(parts[2])
+            if record is None:
+                return _problem(404, "Not found", "The requested resource could not be found")
+            if len(parts) == 3 and method == "GET":
+                fake._catch_up(record)
+                with fake._cond:
+                    return 200, fake._json(record), {}
+            if len(parts) == 4 and parts[3] == "cancel" and method == "POST":
+                fake._cancel(record)
+                with fake._cond:
+                    return 200, fake._json(record), {}
+        else:
+            return _problem(404, "Not found", "The requested resource could not be found")
+        return _problem(405, "Method not allowed", f"{method} is not allowed here")
+
+    def _create(self, target: str, owner_name: Optional[str], body: Any) -> Response:
+        fake = self.fake
+        prefer = self.headers.get("Prefer")
+        cancel_after = self.headers.get("Cancel-After")
+        if not isinstance(body, dict):
+            return _problem(400, "Invalid request", "The request body must be a JSON object")
+        allowed = {"input", "webhook", "webhook_events_filter", "webhook_completed", "stream"}
+        if target == "version":
+            allowed.add("version")
+        unknown = sorted(set(body) - allowed)
+        if unknown:
+            detail = "".join(f"- Additional property {name} is not allowed\n" for name in unknown)
+            return _problem(422, "Input validation failed", detail)
+        if not isinstance(body.get("input"), dict):
+            return _problem(422, "Input validation failed", "- input: Invalid type. Expected: object\n")
+        deployment = None
+        version: str
+        if target == "version":
+            ref = body.get("version")
+            model = None
+            if isinstance(ref, str):
+                name, _, vid = ref.partition(":")
+                for known, known_version in fake._versions.items():
+                    if ref in (known, known_version) or (name == known and vid == known_version):
+                        model = known
+            if model is None:
+                return _problem(
+                    422,
+                    "Invalid version or not permitted",
+                    "The specified version does not exist (or perhaps you don't have permission to use it?)",
+                )
+            version = fake._versions[model]
+        elif target == "model":
+            model = owner_name
+            if model not in fake._models:
+                return _problem(404, "Not found", f"The model {owner_name} does not exist")
+            version = "hidden"
+        else:
+            deployment = owner_name
+            model = fake._deployments.get(owner_name or "")
+            if model is None:
+                return _problem(404, "Not found", f"The deployment {owner_name} does not exist")
+            version = fake._versions[model]
+        hold = None
+        if prefer is not None:
+            match = re.fullmatch(r"\s*wait(?:=([1-9]|[1-5][0-9]|60))?\s*", prefer)
+            if not match:
+                return _problem(400, "Invalid Prefer header", "Prefer must be 'wait' or 'wait=N' with N from 1 to 60")
+            hold = float(match.group(1) or 60)
+        seconds = None
+        if cancel_after is not None:
+            seconds = _parse_duration(cancel_after)
+            if seconds is None or seconds < 5:
+                return _problem(400, "Invalid Cancel-After header", "Cancel-After must be a duration of at least 5s")
+        extra = {
+            key: body[key] for key in ("webhook", "webhook_events_filter", "webhook_completed", "stream") if key in body
+        }
+        record = fake._new_prediction(
+            model=model,
+            version=version,
+            input=body["input"],
+            deployment=deployment,
+            cancel_after=seconds,
+            extra=extra,
+        )
+        headers: Dict[str, str] = {}
+        if hold is not None:
+            fake._hold(record, hold)
+            headers["Preference-Applied"] = prefer.strip() if prefer else "wait"
+        with fake._cond:
+            return 201, fake._json(record), headers
+
+    def _list(self, query: str) -> Response:
+        fake = self.fake
+        params = parse_qs(query)
+        before = after = None
+        cursor = params.get("cursor", [None])[0]
+        if cursor:
+            try:
+                direction, _, seq = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+                if direction not in ("before", "after"):
+                    raise ValueError(direction)
+                before, after = (int(seq), None) if direction == "before" else (None, int(seq))
+            except ValueError:
+                return _problem(400, "Invalid cursor", "The cursor is not valid")
+        with fake._cond:
+            records = sorted(fake._predictions.values(), key=lambda r: r.seq, reverse=True)
+            if before is not None:
+                page = [r for r in records if r.seq < before][: fake.page_size]
+            elif after is not None:
+                page = [r for r in records if r.seq > after][-fake.page_size :]
+            else:
+                page = records[: fake.page_size]
+            older = bool(page) and any(r.seq < page[-1].seq for r in records)
+            newer = bool(page) and any(r.seq > page[0].seq for r in records)
+        for record in page:
+            fake._catch_up(record)
+        with fake._cond:
+            results = [fake._json(r) for r in page]
+
+        def link(direction: str, seq: int) -> str:
+            token = base64.urlsafe_b64encode(f"{direction}:{seq}".encode()).decode()
+            return f"{fake.base_url}/v1/predictions?cursor={token}"
+
+        body = {
+            "next": link("before", page[-1].seq) if older else None,
+            "previous": link("after", page[0].seq) if newer else None,
+            "results": results,
+        }
+        return 200, body, {}
+
+    def _files(self, method: str, rest: List[str]) -> Response:
+        fake = self.fake
+        if not rest and method == "POST":
+            return self._upload(self.headers.get("Content-Type", ""), self._raw)
+        with fake._cond:
+            record = fake.files.get(rest[0]) if rest else None
+        if record is None:
+            return _problem(404, "Not found", "File not found")
+        if len(rest) == 1 and method == "GET":
+            return 200, {k: v for k, v in record.items() if k != "data"}, {}
+        if len(rest) == 1 and method == "DELETE":
+            with fake._cond:
+                fake.files.pop(rest[0], None)
+            return 204, b"", {}
+        if rest[1:] == ["download"] and method == "GET":
+            return 200, record["data"], {"Content-Type": record["content_type"]}
+        return _problem(405, "Method not allowed", f"{method} is not allowed here")
+
+    def _upload(self, content_type: str, raw: bytes) -> Response:
+        from email.parser import BytesParser
+        from email.policy import HTTP
+
+        fake = self.fake
+        message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw)
+        if not message.is_multipart():
+            return _problem(400, "Invalid request", "The body must be multipart/form-data")
+        fields: Dict[str, Any] = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            fields[str(name)] = part
+        content = fields.get("content")
+        if content is None or content.get_filename() is None:
+            return _problem(422, "Input validation failed", "- content: a file is required\n")
+        data = content.get_payload(decode=True) or b""
+        if len(data) > 100 * 1024 * 1024:
+            return _problem(413, "Payload too large", "Files must be less than 100MB in size")
+        metadata_part = fields.get("metadata")
+        metadata = json.loads(metadata_part.get_payload(decode=True) or b"{}") if metadata_part is not None else {}
+        file_id = secrets.token_hex(12)
+        now = fake.clock.now()
+        md5 = hashlib.md5(data).hexdigest()
+        record = {
+            "id": file_id,
+            "name": content.get_filename(),
+            "content_type": content.get_content_type(),
+            "size": len(data),
+            "etag": md5,
+            "checksums": {"sha256": hashlib.sha256(data).hexdigest(), "md5": md5},
+            "metadata": metadata,
+            "created_at": fake._stamp(now),
+            "expires_at": fake._stamp(now + 86400),
+            "urls": {"get": f"{fake.base_url}/v1/files/{file_id}"},
+            "data": data,
+        }
+        with fake._cond:
+            fake.files[file_id] = record
+        return 201, {k: v for k, v in record.items() if k != "data"}, {}
+
+    # -- the SSE stream -------------------------------------------------------------------
+
+    def _chunk(self, data: bytes) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def _stream(self, prediction_id: str) -> None:
+        fake = self.fake
+        with fake._cond:
+            record = fake._predictions.get(prediction_id)
+        if record is None:
+            return self._send(*_problem(404, "Not found", "The requested stream could not be found"))
+        fake._catch_up(record)
+        last_id = self.headers.get("Last-Event-ID", "")
+        position = 0
+        if last_id and fake.honour_last_event_id:
+            with fake._cond:
+                count = len(record.events)
+            position = next((n for n in range(1, count + 1) if fake.event_id_format.format(n) == last_id), 0)
+        fault = fake._take_stream_fault()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        sent = 0
+        last_write = fake.clock.now()
+        try:
+            while True:
+                fake._catch_up(record)
+                with fake._cond:
+                    events = record.events[position:]
+                    stopping = fake._stopping.is_set()
+                    finished = record.done and not events
+                    now = fake.clock.now()
+                    if not (events or stopping or finished):
+                        keepalive_at = last_write + fake.keepalive_interval
+                        if now < keepalive_at:
+                            due = record.next_due(fake.start_delay)
+                            if due is None or due > now:  # nothing to do before due (or a change)
+                                fake.clock.wait(fake._cond, keepalive_at if due is None else min(due, keepalive_at))
+                            continue
+                if stopping:
+                    return self._drop()
+                if finished:  # nothing more will come
+                    self.wfile.write(b"0\r\n\r\n")
+                    self.wfile.flush()
+                    return
+                last_write = now
+                if not events:
+                    self._chunk(b": keep-alive\n\n")
+                    continue
+                batch: List[bytes] = []  # what is ready goes out in chunks of up to 64 KB
+                size = 0
+                for event, data in events:
+                    if fault is not None and sent >= fault.after:
+                        if batch:
+                            self._chunk(b"".join(batch))
+                        return self._stream_fault(fault)
+                    position += 1
+                    # SSE has no way to carry a CR: every line break becomes a new data line.
+                    if "\r" in data or "\n" in data:
+                        breaks = data.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+                        lines = "".join(f"data: {line}\n" for line in breaks)
+                    else:
+                        lines = f"data: {data}\n"
+                    event_id = fake.event_id_format.format(position)
+                    encoded = f"event: {event}\nid: {event_id}\n{lines}\n".encode()
+                    batch.append(encoded)
+                    size += len(encoded)
+                    sent += 1
+                    if event == "done":
+                        self._chunk(b"".join(batch))
+                        self.wfile.write(b"0\r\n\r\n")
+                        self.wfile.flush()
+                        return
+                    if size >= 65536:
+                        self._chunk(b"".join(batch))
+                        batch, size = [], 0
+                if batch:
+                    self._chunk(b"".join(batch))
+        except OSError:
+            self.close_connection = True
+
+    def _stream_fault(self, fault: StreamFault) -> None:
+        if isinstance(fault, StreamStall):
+            self.fake._sleep(fault.seconds)
+        elif isinstance(fault, StreamGarbage):
+            self._chunk(b"\xff\xfe\x00garbage\x00\n\x80\x81\n")
+        elif isinstance(fault, StreamOversized):
+            self._chunk(b"data: " + b"x" * fault.size)
+        self._drop()
