@@ -1,0 +1,113 @@
+"""The command line against hostile servers and tokens: one clean line on stderr, no traceback, no token."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable, Dict
+
+import pytest
+
+from tests.hostile.rawserver import RawServer, Request, Script, prediction, response, serve_each
+
+RawFactory = Callable[[Script], RawServer]
+ROOT = Path(__file__).resolve().parents[2]
+DEEP = b"[" * 100000 + b"]" * 100000
+
+
+def _cli(server: RawServer, token: str, *args: str) -> subprocess.CompletedProcess:
+    env: Dict[str, Any] = {
+        key: value for key, value in os.environ.items() if not key.upper().endswith("_PROXY") and key != "PYTHONPATH"
+    }
+    env.update(
+        PYTHONPATH=str(ROOT),
+        REPLICATE_API_TOKEN=token,
+        REPLICATE_BASE_URL=server.url,
+        NO_PROXY="127.0.0.1,localhost",
+        PYTHONIOENCODING="utf-8",
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "replicate_min", *args], env=env, capture_output=True, timeout=30, cwd=str(ROOT)
+    )
+
+
+def _assert_one_clean_line(stderr: bytes) -> str:
+    text = stderr.decode("utf-8", "replace")
+    assert "Traceback" not in text, text
+    lines = text.splitlines()
+    assert len(lines) == 1, text
+    assert all(c.isprintable() for c in lines[0]), repr(lines[0])
+    return lines[0]
+
+
+# -- cause 1: a token with a line break inside --------------------------------------------------
+
+
+@pytest.mark.parametrize("token", ["r8_SE\nCRET", "r8_SE\rCRET"])
+def test_cli_with_a_broken_token_prints_one_line_without_the_token(raw: RawFactory, token: str) -> None:
+    server = raw(serve_each(lambda r: response(200, prediction("x"))))
+    result = _cli(server, token, "predictions", "get", "x")
+    assert result.returncode != 0
+    for part in ("r8_SE", "CRET", "SECRET"):
+        assert part.encode() not in result.stderr and part.encode() not in result.stdout
+    assert server.requests == []
+    _assert_one_clean_line(result.stderr)
+
+
+def test_cli_with_a_trailing_newline_in_the_token_works(raw: RawFactory) -> None:
+    server = raw(serve_each(lambda r: response(200, prediction("x"))))
+    result = _cli(server, "r8_SECRET\n", "predictions", "get", "x")
+    assert result.returncode == 0, result.stderr
+    assert [r.headers["authorization"] for r in server.requests] == ["Bearer r8_SECRET"]
+
+
+# -- cause 6: deep JSON -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [200, 404])
+def test_cli_with_deep_json_prints_one_line(raw: RawFactory, status: int) -> None:
+    server = raw(serve_each(lambda r: response(status, DEEP)))
+    result = _cli(server, "r8_token", "predictions", "get", "x")
+    assert result.returncode == 1
+    line = _assert_one_clean_line(result.stderr)
+    assert "RecursionError" not in line
+
+
+# -- cause 16: control characters in server text --------------------------------------------------
+
+
+ESCAPES = "\x1b]0;pwned\x07 gone \x1b[2J\x1b[31mred\r\nforged: line\x9b2J"
+
+
+@pytest.mark.parametrize("field", ["detail", "title"])
+def test_cli_escapes_control_characters_in_an_error_detail(raw: RawFactory, field: str) -> None:
+    problem = {"type": "about:blank", "title": "Not found", "status": 404, "detail": "gone", field: ESCAPES}
+
+    def answer(request: Request) -> bytes:
+        return response(404, problem, content_type="application/problem+json")
+
+    server = raw(serve_each(answer))
+    result = _cli(server, "r8_token", "predictions", "get", "x")
+    assert result.returncode == 1
+    for raw_byte in (b"\x1b", b"\x07", b"\x9b", "\x9b".encode()):
+        assert raw_byte not in result.stderr, result.stderr
+    line = _assert_one_clean_line(result.stderr)
+    assert "404" in line and "pwned" in line  # the text is shown, escaped
+
+
+def test_cli_escapes_control_characters_in_a_non_json_error_body(raw: RawFactory) -> None:
+    server = raw(serve_each(lambda r: response(404, ESCAPES.encode(), content_type="text/plain")))
+    result = _cli(server, "r8_token", "predictions", "get", "x")
+    assert result.returncode == 1
+    assert b"\x1b" not in result.stderr and b"\x07" not in result.stderr
+    _assert_one_clean_line(result.stderr)
+
+
+def test_cli_escapes_control_characters_in_a_server_sent_id(raw: RawFactory) -> None:
+    server = raw(serve_each(lambda r: response(200, prediction("x\x1b[2J\nforged"))))
+    result = _cli(server, "r8_token", "predictions", "get", "x")
+    assert result.returncode == 1  # the answer is another prediction than the one asked for
+    assert b"\x1b" not in result.stderr
+    _assert_one_clean_line(result.stderr)
