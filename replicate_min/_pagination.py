@@ -58,12 +58,16 @@ def parse_page(data: Any, parse_item: Callable[[Any], T]) -> Page[T]:
         raise ValidationError(
             f"page field 'results' must be a list, got {excerpt(results)}", field="results", value=results
         )
+    from ._requester import check_url
+
     for name in ("next", "previous"):
         value = data.get(name)
         if value is not None and not isinstance(value, str):
             raise ValidationError(
                 f"page field {name!r} must be a URL string or null, got {excerpt(value)}", field=name, value=value
             )
+        if value:
+            check_url(name, value)  # the next request goes there: an http(s) URL, or ValidationError
     return Page([parse_item(item) for item in results], data.get("next"), data.get("previous"))
 
 

@@ -350,13 +350,22 @@ class Requester:
         return path_or_url
 
     def _headers(self, url: str, extra: Optional[Mapping[str, str]]) -> Dict[str, str]:
+        """The headers of a request, all but ``Authorization`` (``authorization`` adds it)."""
         settings = self.settings
         headers = {"User-Agent": settings.user_agent, "Accept": "application/json", **settings.headers}
         if extra:
             headers.update(extra)
         if self.may_send_token(url):
-            headers["Authorization"] = "Bearer " + self.token()
+            self.token()  # a missing or malformed token fails here, before anything is sent
         return headers
+
+    def authorization(self, url: str) -> Optional[str]:
+        """The ``Authorization`` value for ``url``, or None where the token may not go.
+
+        The transport asks at each hop of a request, so a redirect that leaves
+        Replicate's hosts loses the token, and no frame keeps it for longer than a send.
+        """
+        return "Bearer " + self.token() if self.may_send_token(url) else None
 
     # -- requests ----------------------------------------------------------------------
 
@@ -388,6 +397,7 @@ class Requester:
             read_timeout=settings.read_timeout if isinstance(read_timeout, UseClientDefault) else read_timeout,
             deadline=deadline,
             max_body=settings.max_response_size,
+            authorize=self.authorization,
         )
 
     def request(
@@ -439,6 +449,7 @@ class Requester:
             retry=self._retry_policy(settings),
             read_timeout=settings.read_timeout if isinstance(read_timeout, UseClientDefault) else read_timeout,
             deadline=deadline,
+            authorize=self.authorization,
         )
 
     def open_stream(

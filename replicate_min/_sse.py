@@ -52,6 +52,12 @@ class _EventType(str, enum.Enum):
     ERROR = "error"
     DONE = "done"
 
+    def __str__(self) -> str:  # "done", not "_EventType.DONE", in print and f-strings
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
 
 _EVENT_TYPES = {member.value: member for member in _EventType}
 

@@ -308,37 +308,106 @@ class _KeepAliveHandler(urllib.request.AbstractHTTPHandler):
         key: _PoolKey = (https, req.host, tunnel_host)
         deadline: Optional[float] = getattr(req, "deadline", None)
         idempotent = getattr(req, "idempotent", False)
+        # The token is asked for at each hop (a redirect may leave the origin it is for), and
+        # passed straight to http.client: no local of this frame holds it while it waits.
+        authorize: Optional[Callable[[str], Optional[str]]] = getattr(req, "authorize", None)
         read_timeout = _remaining(req.timeout, deadline)
         while True:
             conn = self._pool.acquire(key, _remaining(self._connect_timeout, deadline))
             reused = conn is not None
+            lease: Optional[_Lease] = None
             try:
                 if conn is None:
                     conn = self._connect(key, tunnel_headers, deadline)
+                lease = _Lease(self._pool, key, conn)
+                if deadline is not None:  # a server that dribbles bytes must not outlast it
+                    _watchdog().arm(deadline, lease)
                 if conn.sock.gettimeout() != read_timeout:  # settimeout costs system calls
                     conn.sock.settimeout(read_timeout)
                 try:
-                    conn.request(req.get_method(), req.selector, req.data, headers)
+                    conn.request(
+                        req.get_method(), req.selector, req.data, _authorized(headers, authorize, req.full_url)
+                    )
                 except (ValueError, TypeError) as exc:  # an illegal header or URL: nothing left
                     raise _NotSent(exc, unreachable=True) from exc
                 response = conn.getresponse()
             except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected):
-                self._pool.put_back(key, conn, False)
+                _discard(self._pool, key, conn, lease)
                 # A reused connection the server closed meanwhile: the request never ran,
                 # but only a request that is safe to repeat is sent again to be sure.
-                if reused and idempotent:
+                if reused and idempotent and (deadline is None or time.monotonic() < deadline):
                     continue
                 raise
             except BaseException:
-                self._pool.put_back(key, conn, False)
+                _discard(self._pool, key, conn, lease)
                 raise
             break
         assert isinstance(response, _PooledResponse)
-        response.lease = _Lease(self._pool, key, conn)
+        response.lease = lease
         response.url = req.get_full_url()
         response.msg = response.reason  # type: ignore[assignment]  # what urllib's do_open does
         response.code = response.status
         return response
+
+
+def _authorized(
+    headers: Dict[str, str], authorize: Optional[Callable[[str], Optional[str]]], url: str
+) -> Dict[str, str]:
+    """``headers`` with ``Authorization`` added if ``authorize(url)`` gives one."""
+    value = authorize(url) if authorize is not None else None
+    return headers if value is None else {**headers, "Authorization": value}
+
+
+def _discard(pool: _Pool, key: _PoolKey, conn: Optional[_Connection], lease: Optional[_Lease]) -> None:
+    if lease is not None:
+        lease.release(False)
+    else:
+        pool.put_back(key, conn, False)
+
+
+class _Watchdog:
+    """One daemon thread that breaks the connections of calls whose deadline has passed.
+
+    A socket timeout bounds each read, not a whole answer: a server sending a byte now
+    and then would outlast any deadline. Armed only for calls that have a deadline.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition(threading.Lock())
+        self._due: List[Tuple[float, int, _Lease]] = []
+        self._count = 0
+        threading.Thread(target=self._run, name="replicate-min-deadlines", daemon=True).start()
+
+    def arm(self, deadline: float, lease: _Lease) -> None:
+        import heapq
+
+        with self._changed:
+            self._count += 1
+            heapq.heappush(self._due, (deadline, self._count, lease))
+            if self._due[0][2] is lease:
+                self._changed.notify()
+
+    def _run(self) -> None:
+        import heapq
+
+        while True:
+            with self._changed:
+                while not self._due or self._due[0][0] > time.monotonic():
+                    self._changed.wait(self._due[0][0] - time.monotonic() if self._due else None)
+                lease = heapq.heappop(self._due)[2]
+            lease.abort()  # nothing, if the call finished in time
+
+
+_WATCHDOG: List[_Watchdog] = []
+_WATCHDOG_LOCK = threading.Lock()
+
+
+def _watchdog() -> _Watchdog:
+    if not _WATCHDOG:
+        with _WATCHDOG_LOCK:
+            if not _WATCHDOG:
+                _WATCHDOG.append(_Watchdog())
+    return _WATCHDOG[0]
 
 
 class _RedirectHandler(urllib.request.HTTPRedirectHandler):
@@ -366,6 +435,7 @@ class _RedirectHandler(urllib.request.HTTPRedirectHandler):
                 new.remove_header("Authorization")
             new.idempotent = getattr(req, "idempotent", False)  # type: ignore[attr-defined]
             new.deadline = getattr(req, "deadline", None)  # type: ignore[attr-defined]
+            new.authorize = getattr(req, "authorize", None)  # type: ignore[attr-defined]
         return new
 
 
@@ -385,9 +455,10 @@ class StreamResponse:
     ``close()`` and ``abort()`` after that do nothing to it.
     """
 
-    def __init__(self, response: _PooledResponse, read_timeout: Optional[float]) -> None:
+    def __init__(self, response: _PooledResponse, read_timeout: Optional[float], deadline: Optional[float]) -> None:
         self._response = response
         self._read_timeout = read_timeout
+        self._deadline = deadline
         self._lease = response.lease
         self.status: int = response.status
         self.headers: Headers = response.headers
@@ -395,14 +466,20 @@ class StreamResponse:
 
     def read1(self, size: int = _READ_SIZE) -> bytes:
         """The bytes that have arrived, at most ``size``; ``b""`` at the end of the body."""
+        response = self._response
         try:
-            chunk = self._response.read1(size)
-        except (socket.timeout, TimeoutError) as exc:
-            self.close()
-            raise APITimeoutError(f"no data from {self.url!r} within {self._read_timeout} s") from exc
+            chunk = response.read1(size)
+            if not chunk and (response.chunked or response.length) and not response.complete:
+                raise http.client.IncompleteRead(b"")  # http.client's read1 just stops
         except (OSError, http.client.HTTPException, ValueError, OverflowError) as exc:
             self.close()
-            raise APIConnectionError(f"the stream from {self.url!r} broke ({type(exc).__name__})") from exc
+            if self._deadline is not None and time.monotonic() >= self._deadline:
+                raise APITimeoutError(f"reading {self.url!r} passed the call's deadline") from exc
+            if isinstance(exc, (socket.timeout, TimeoutError)):
+                raise APITimeoutError(f"no data from {self.url!r} within {self._read_timeout} s") from exc
+            if isinstance(exc, http.client.IncompleteRead):
+                raise APIConnectionError(f"the response from {self.url!r} was cut short") from exc
+            raise APIConnectionError(f"the response from {self.url!r} broke ({type(exc).__name__})") from exc
         if not chunk:
             self.close()
         return chunk
@@ -495,6 +572,7 @@ class Transport:
         read_timeout: Optional[float],
         deadline: Optional[float] = None,
         max_body: int,
+        authorize: Optional[Callable[[str], Optional[str]]] = None,
     ) -> Response:
         """Sends a request and returns the whole response, whatever its status.
 
@@ -506,6 +584,7 @@ class Transport:
         create is never repeated once it may have reached the server, so a retry can
         never create a duplicate prediction. ``deadline`` (a ``time.monotonic()`` value)
         bounds every read and every wait; a retry that would end past it is not made.
+        ``authorize(url)`` gives the ``Authorization`` value for each hop, or None.
 
         Raises:
             APIConnectionError: no usable answer; ``.sent`` tells whether the request left.
@@ -514,7 +593,7 @@ class Transport:
         """
 
         def once() -> Response:
-            stream = self._open(method, url, headers, body, idempotent, read_timeout, deadline)
+            stream = self._open(method, url, headers, body, idempotent, read_timeout, deadline, authorize)
             try:
                 data = stream.read(max_body)
             finally:
@@ -537,6 +616,7 @@ class Transport:
         retry: RetryPolicy,
         read_timeout: Optional[float],
         deadline: Optional[float] = None,
+        authorize: Optional[Callable[[str], Optional[str]]] = None,
     ) -> StreamResponse:
         """GETs ``url`` and returns the response with its body unread, whatever its status.
 
@@ -544,7 +624,7 @@ class Transport:
         """
 
         def once() -> StreamResponse:
-            return self._open("GET", url, headers, None, True, read_timeout, deadline)
+            return self._open("GET", url, headers, None, True, read_timeout, deadline, authorize)
 
         def retry_after(response: StreamResponse) -> Optional[float]:
             return parse_retry_after(response.headers.get("retry-after"), b"", time.time())
@@ -602,23 +682,27 @@ class Transport:
         idempotent: bool,
         read_timeout: Optional[float],
         deadline: Optional[float],
+        authorize: Optional[Callable[[str], Optional[str]]],
     ) -> StreamResponse:
         if deadline is not None and deadline <= time.monotonic():
             raise APITimeoutError(f"{method} {url!r} was not sent: the deadline had passed", sent=False)
         request = urllib.request.Request(url, data=body, headers=headers, method=method)
         request.idempotent = idempotent  # type: ignore[attr-defined]
         request.deadline = deadline  # type: ignore[attr-defined]
+        request.authorize = authorize  # type: ignore[attr-defined]
         _log.debug("request %s %r", method, url)
-        response = _translated(lambda: self._opener.open(request, timeout=read_timeout), method, url, sent=True)
+        response = _translated(
+            lambda: self._opener.open(request, timeout=read_timeout), method, url, sent=True, deadline=deadline
+        )
         _log.debug("response %s %r: %d", method, url, response.status)
-        return StreamResponse(response, read_timeout)
+        return StreamResponse(response, read_timeout, deadline)
 
 
 def _past(deadline: Optional[float], delay: float) -> bool:
     return deadline is not None and time.monotonic() + delay > deadline
 
 
-def _translated(call: Callable[[], Any], method: str, url: str, *, sent: bool) -> Any:
+def _translated(call: Callable[[], Any], method: str, url: str, *, sent: bool, deadline: Optional[float]) -> Any:
     """``call()``, with standard-library errors raised as library errors ``from`` the cause."""
     try:
         return call()
@@ -629,6 +713,9 @@ def _translated(call: Callable[[], Any], method: str, url: str, *, sent: bool) -
     except (OSError, http.client.HTTPException, ValueError, OverflowError) as exc:
         if isinstance(exc, urllib.error.URLError) and not isinstance(exc.reason, BaseException):
             sent = False  # urllib refused the URL itself ("unknown url type"): nothing left
+        if deadline is not None and time.monotonic() >= deadline:
+            outcome = "the request may have reached the server" if sent else "nothing was sent"
+            raise APITimeoutError(f"{method} {url!r} passed the call's deadline ({outcome})", sent=sent) from exc
         raise _translate(exc, method, url, sent=sent) from exc
 
 
