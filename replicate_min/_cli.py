@@ -355,7 +355,7 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO,
 
         if args.stream:  # the status line shows the real status until the text starts
             poll_while(lambda: prediction is not None and prediction.status == "starting")
-            if not prediction.done:
+            if not prediction.done and (prediction.urls or {}).get("stream"):  # else: poll
                 _stream(prediction, watchdog, status, err if args.json else out)
                 if watchdog.over():
                     raise _timeout_error(prediction, args.timeout, prog)
@@ -401,6 +401,8 @@ def _table(predictions: List[Dict[str, Any]], out: TextIO) -> None:
 def _predictions(args: argparse.Namespace, out: TextIO) -> int:
     client = _config()
     try:
+        if args.action in ("get", "cancel") and not args.id:
+            raise CLIError("the prediction id is empty", 2)
         if args.action == "get":
             data: Any = client.predictions.get(args.id).to_dict()
         elif args.action == "cancel":

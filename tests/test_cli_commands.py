@@ -288,3 +288,9 @@ def server_wait(process: subprocess.Popen[bytes], seconds: float) -> None:
 
 def test_serve_fake_token_is_checked() -> None:
     assert "visible ASCII" in one_line_error(cli(None, "serve-fake", "--token", "has space"), 2)
+
+
+def test_an_empty_prediction_id_is_one_line_exit_2(cli_fake: FakeReplicate) -> None:
+    for action in ("get", "cancel"):
+        assert "id is empty" in one_line_error(cli(cli_fake, "predictions", action, ""), 2)
+    assert not cli_fake.requests
