@@ -284,8 +284,8 @@ def _timeout_error(prediction: Prediction, seconds: float, prog: str) -> CLIErro
     )
 
 
-def _stream(prediction: Prediction, watchdog: Watchdog, status: Status, text: TextIO) -> None:
-    """Copies the output events' text to ``text``; the status line gives way to it."""
+def _stream(prediction: Prediction, watchdog: Watchdog, status: Status, text: TextIO) -> bool:
+    """Copies the output events' text to ``text``; the status line gives way to it. True if it wrote."""
     stream = prediction.stream()
     watchdog.watch(stream)
     wrote = False
@@ -310,6 +310,7 @@ def _stream(prediction: Prediction, watchdog: Watchdog, status: Status, text: Te
         if wrote:
             text.write("\n")
             text.flush()
+    return wrote
 
 
 def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO, err: TextIO, prog: str) -> int:
@@ -353,10 +354,11 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO,
                 prediction.reload()
             status.update(prediction)
 
+        streamed = False
         if args.stream:  # the status line shows the real status until the text starts
             poll_while(lambda: prediction is not None and prediction.status == "starting")
             if not prediction.done and (prediction.urls or {}).get("stream"):  # else: poll
-                _stream(prediction, watchdog, status, err if args.json else out)
+                streamed = _stream(prediction, watchdog, status, err if args.json else out)
                 if watchdog.over():
                     raise _timeout_error(prediction, args.timeout, prog)
                 prediction.reload()
@@ -367,7 +369,11 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO,
         output = output_of(prediction)  # raises for failed, canceled, aborted
         if args.output_dir is not None:
             _save_outputs(client, output, Path(args.output_dir), err)
-        if not args.json and not args.stream:
+        if args.stream and not streamed and output is not None:  # it finished before its stream opened
+            if isinstance(output, list) and all(isinstance(item, str) for item in output):
+                output = "".join(output)
+            _print_output(output, err if args.json else out)
+        elif not args.json and not args.stream:
             _print_output(output, out)
         return 0
     except KeyboardInterrupt:

@@ -294,3 +294,12 @@ def test_an_empty_prediction_id_is_one_line_exit_2(cli_fake: FakeReplicate) -> N
     for action in ("get", "cancel"):
         assert "id is empty" in one_line_error(cli(cli_fake, "predictions", action, ""), 2)
     assert not cli_fake.requests
+
+
+def test_stream_of_a_prediction_finished_before_its_stream_opened_still_prints_it(cli_fake: FakeReplicate) -> None:
+    # --wait holds the create until the prediction is done: there is nothing left to stream
+    result = cli(cli_fake, "run", "replicate-min/tokens", "-i", "prompt=a b c", "--stream", "--wait", "10")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "a b c\n", "")
+    assert not any(r.path.startswith("/v1/streams/") for r in cli_fake.requests)
+    as_json = cli(cli_fake, "run", "replicate-min/tokens", "-i", "prompt=a b c", "--stream", "--wait", "10", "--json")
+    assert json.loads(as_json.stdout)["output"] == ["a", " b", " c"] and as_json.stderr == "a b c\n"
