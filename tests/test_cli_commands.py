@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -279,7 +279,7 @@ def test_serve_fake_prints_export_lines_a_shell_can_eval(tmp_path: Path) -> None
     assert server.returncode == 0
 
 
-def server_wait(process: subprocess.Popen[bytes], seconds: float) -> None:
+def server_wait(process: subprocess.Popen[Any], seconds: float) -> None:
     try:
         process.wait(timeout=seconds)
     except subprocess.TimeoutExpired:
@@ -303,3 +303,27 @@ def test_stream_of_a_prediction_finished_before_its_stream_opened_still_prints_i
     assert not any(r.path.startswith("/v1/streams/") for r in cli_fake.requests)
     as_json = cli(cli_fake, "run", "replicate-min/tokens", "-i", "prompt=a b c", "--stream", "--wait", "10", "--json")
     assert json.loads(as_json.stdout)["output"] == ["a", " b", " c"] and as_json.stderr == "a b c\n"
+
+
+def test_ctrl_c_while_streaming_cancels_and_exits_130(cli_fake: FakeReplicate) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "replicate_min", "run", "replicate-min/forever", "--stream"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment(cli_fake),
+    )
+    try:
+        for _ in range(600):  # until the stream is open (a safety net of 60 s)
+            if any(r.path.startswith("/v1/streams/") for r in cli_fake.requests) or process.poll() is not None:
+                break
+            server_wait(process, 0.1)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    [record] = cli_fake._predictions.values()
+    assert process.returncode == 130 and record.status == "canceled", stderr
+    assert stderr.endswith(f"interrupted: canceled prediction {record.id}\n") and "Traceback" not in stderr
