@@ -1,43 +1,84 @@
-"""The command line: ``python -m replicate_min {run,predictions,serve-fake,demo}``.
+"""The command line: ``replicate-min`` or ``python -m replicate_min`` {run,predictions,serve-fake,demo}.
 
-Exit codes: 0 done, 1 a failed prediction or an API/connection error, 2 bad arguments,
-130 interrupted (a running prediction is canceled on the server first). Errors are one
-line on stderr: never a traceback, never the token.
+Exit codes: 0 done; 1 a failed or canceled prediction, an API or connection error, a
+``--timeout`` that ran out, or a port ``serve-fake`` cannot listen on; 2 bad arguments or a
+bad ``REPLICATE_*`` setting (a missing token included); 130 interrupted (a running
+prediction is canceled on the server first). Every error is one line on stderr, starting
+``error:``: never a traceback, never the token, and any text from the server in it has its
+control characters escaped.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
+import re
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, TextIO
+from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Sequence, TextIO
 
 from ._client import Client
-from ._exceptions import ModelError, PredictionCanceledError, ReplicateError, ReplicateException, WaitTimeoutError
+from ._exceptions import ModelError, PredictionCanceledError, ReplicateError, ReplicateException
 from ._prediction import Prediction
 from ._run import output_of, parse_ref
+from ._version import __version__
 
 __all__ = ["main"]
 
+# C0 and C1 controls, DEL, and the bidirectional overrides that can disguise text.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
-class Progress:
-    """A live status line on a terminal (stderr); silent when stderr is not a terminal."""
+
+def escape(text: str, keep: str = "") -> str:
+    """``text`` with control characters (other than those in ``keep``) written as escapes."""
+
+    def replace(match: re.Match[str]) -> str:
+        char = match.group()
+        if char in keep:
+            return char
+        return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+    return _UNSAFE.sub(replace, text)
+
+
+def _json_text(data: Any) -> str:
+    """Pretty JSON in which no control character is left raw (C1 ones included)."""
+    text = json.dumps(data, indent=2, ensure_ascii=False)  # C0 controls in strings are escaped already
+    return _UNSAFE.sub(lambda m: m.group() if m.group() == "\n" else f"\\u{ord(m.group()):04x}", text)
+
+
+class CLIError(Exception):
+    """An error the CLI reports as one line, with an exit code."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Status:
+    """The live status line: on stderr only when stderr is a terminal, and never over output.
+
+    ``hide()`` erases it for good (used once text starts streaming); ``done()`` erases it.
+    """
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
-        self.live = stream.isatty()
+        self.live = _isatty(stream)
         self.started = time.monotonic()
         self.shown = False
+        self.hidden = False
 
     def update(self, prediction: Prediction) -> None:
-        if not self.live:
+        if not self.live or self.hidden:
             return
-        line = f"{prediction.status:<10} {time.monotonic() - self.started:5.1f}s"
+        line = f"{escape(str(prediction.status)):<10} {time.monotonic() - self.started:5.1f}s"
         progress = prediction.progress
         if progress is not None:
-            filled = int(progress.percentage * 20)
+            filled = max(0, min(20, int(progress.percentage * 20)))
             line += (
                 f" [{'#' * filled}{'.' * (20 - filled)}] {progress.percentage:4.0%} {progress.current}/{progress.total}"
             )
@@ -47,9 +88,101 @@ class Progress:
 
     def done(self) -> None:
         if self.shown:
-            self.stream.write("\n")
+            self.stream.write("\r\x1b[K")
             self.stream.flush()
             self.shown = False
+
+    def hide(self) -> None:
+        self.done()
+        self.hidden = True
+
+
+Progress = Status  # the demo's name for it
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class Watchdog:
+    """Enforces ``--timeout`` whatever the server does: on expiry it closes the open stream.
+
+    ``EventStream.close()`` is safe from any thread, so a stream that hangs with nothing
+    to read ends at the deadline.
+    """
+
+    def __init__(self, seconds: Optional[float]) -> None:
+        self.seconds = seconds
+        self.deadline = None if seconds is None else time.monotonic() + seconds
+        self.expired = threading.Event()
+        self._lock = threading.Lock()
+        self._closable: Any = None
+        self._timer: Optional[threading.Timer] = None
+        if seconds is not None:
+            self._timer = threading.Timer(seconds, self._fire)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.expired.set()
+            closable = self._closable
+        if closable is not None:
+            closable.close()
+
+    def watch(self, closable: Any) -> None:
+        with self._lock:
+            self._closable = closable
+            expired = self.expired.is_set()
+        if expired:
+            closable.close()
+
+    def remaining(self) -> Optional[float]:
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+    def over(self) -> bool:
+        remaining = self.remaining()
+        return self.expired.is_set() or (remaining is not None and remaining <= 0)
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line: ``error: ... (see PROG --help)``, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {escape(message)} (see '{self.prog} --help')\n")
+
+
+def _usage_error(parser: argparse.ArgumentParser, message: str) -> NoReturn:
+    parser.error(message)
+
+
+def _value(key: str, text: str, parser: argparse.ArgumentParser) -> Any:
+    if text.startswith("@"):
+        path = Path(text[1:])
+        if not path.is_file():
+            _usage_error(parser, f"-i {key}=@{path}: no such file")
+        return path
+
+    def no_constants(name: str) -> Any:
+        raise ValueError(name)  # NaN and Infinity are not JSON: the value is text
+
+    def finite(number: str) -> float:
+        value = float(number)
+        if not math.isfinite(value):
+            _usage_error(parser, f"-i {key}={text}: {number} is too large for a JSON number")
+        return value
+
+    try:
+        return json.loads(text, parse_constant=no_constants, parse_float=finite)
+    except ValueError:
+        return text
 
 
 def _inputs(pairs: List[str], parser: argparse.ArgumentParser) -> Dict[str, Any]:
@@ -57,117 +190,280 @@ def _inputs(pairs: List[str], parser: argparse.ArgumentParser) -> Dict[str, Any]
     for pair in pairs:
         key, equals, value = pair.partition("=")
         if not equals or not key:
-            parser.error(f"-i takes key=value, got {pair!r}")
-        if value.startswith("@"):
-            path = Path(value[1:])
-            if not path.is_file():
-                parser.error(f"-i {key}=@{path}: no such file")
-            inputs[key] = path
-            continue
-        try:
-            inputs[key] = json.loads(value)
-        except ValueError:
-            inputs[key] = value
+            _usage_error(parser, f"-i takes key=value, got {pair!r}")
+        if key in inputs:
+            _usage_error(parser, f"-i {key} is given twice; pass a list as JSON instead: -i '{key}=[...]'")
+        inputs[key] = _value(key, value, parser)
     return inputs
+
+
+def _config(need_token: bool = True) -> Client:
+    """A client from the environment, with one-line errors (exit 2) for bad settings."""
+    poll = os.environ.get("REPLICATE_POLL_INTERVAL")
+    poll_interval: Optional[float] = None
+    if poll:
+        try:
+            poll_interval = float(poll)
+        except ValueError:
+            poll_interval = math.nan
+        if not (math.isfinite(poll_interval) and poll_interval > 0):
+            raise CLIError(f"REPLICATE_POLL_INTERVAL must be a number of seconds above 0, got {poll!r}", 2)
+    base_url = os.environ.get("REPLICATE_BASE_URL") or None
+    try:
+        client = Client(base_url=base_url, poll_interval=poll_interval)
+    except (ValueError, TypeError):
+        raise CLIError(
+            f"REPLICATE_BASE_URL must be an https:// URL (plain http:// only to this machine), got {base_url!r}", 2
+        ) from None
+    if need_token and not os.environ.get("REPLICATE_API_TOKEN"):
+        client.close()
+        raise CLIError(
+            "no API token: set REPLICATE_API_TOKEN (create one at https://replicate.com/account/api-tokens)", 2
+        )
+    return client
 
 
 def _print_output(output: Any, out: TextIO) -> None:
     if isinstance(output, str):
-        print(output, file=out)
+        print(escape(output, keep="\n\t") if _isatty(out) else output, file=out)
     else:
-        print(json.dumps(output, indent=2, ensure_ascii=False), file=out)
+        print(_json_text(output), file=out)
 
 
-def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO, err: TextIO) -> int:
+def _file_urls(output: Any) -> Iterator[str]:
+    if isinstance(output, str):
+        if output.startswith(("https://", "http://", "data:")):
+            yield output
+    elif isinstance(output, list):
+        for item in output:
+            yield from _file_urls(item)
+    elif isinstance(output, dict):
+        for item in output.values():
+            yield from _file_urls(item)
+
+
+def _file_name(url: str, index: int) -> str:
+    import mimetypes
+
+    if url.startswith("data:"):
+        mime = url[5:].split(",", 1)[0].split(";", 1)[0] or "text/plain"
+        return f"output-{index}{mimetypes.guess_extension(mime) or ''}"
+    from urllib.parse import unquote, urlsplit
+
+    name = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".")
+    return name[:200] or f"output-{index}"
+
+
+def _save_outputs(client: Client, output: Any, folder: Path, err: TextIO) -> None:
+    """Downloads every URL in ``output`` into ``folder`` (``data:`` URLs decoded); never overwrites."""
+    urls = list(_file_urls(output))
+    if not urls:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, url in enumerate(urls):
+        data = client.download(url)
+        name = _file_name(url, index)
+        stem, dot, suffix = name.partition(".")
+        attempt = 0
+        while True:
+            path = folder / (name if attempt == 0 else f"{stem}-{attempt}{dot}{suffix}")
+            try:
+                with open(path, "xb") as file:
+                    file.write(data)
+                break
+            except FileExistsError:
+                attempt += 1
+        print(f"saved {escape(str(path))}", file=err)
+
+
+def _timeout_error(prediction: Prediction, seconds: float, prog: str) -> CLIError:
+    return CLIError(
+        f"prediction {prediction.id} did not finish within {seconds:g} s; it is still running: "
+        f"cancel it with '{prog} predictions cancel {prediction.id}'"
+    )
+
+
+def _stream(prediction: Prediction, watchdog: Watchdog, status: Status, text: TextIO) -> bool:
+    """Copies the output events' text to ``text``; the status line gives way to it. True if it wrote."""
+    stream = prediction.stream()
+    watchdog.watch(stream)
+    wrote = False
+    terminal = _isatty(text)
     try:
-        target = parse_ref(args.ref)
-    except ValueError as exc:
-        parser.error(str(exc))
+        for event in stream:
+            if event.event == "output":
+                status.hide()
+                text.write(escape(event.data, keep="\n\t") if terminal else event.data)
+                text.flush()
+                wrote = True
+            elif event.event == "logs":
+                if prediction.status == "starting":  # it logs, so it runs
+                    prediction.status = "processing"
+                prediction.logs = (prediction.logs or "") + event.data + "\n"
+                status.update(prediction)
+    except Exception:
+        if not watchdog.expired.is_set():
+            raise  # a stream closed under its reader may end in any error: the watchdog's is expected
+    finally:
+        stream.close()
+        if wrote:
+            text.write("\n")
+            text.flush()
+    return wrote
+
+
+def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO, err: TextIO, prog: str) -> int:
+    if (args.ref is None) == (args.deployment is None):
+        _usage_error(parser, "give a model reference or --deployment owner/name (one of them)")
+    if args.no_wait and (args.stream or args.output_dir or args.timeout is not None):
+        _usage_error(parser, "--no-wait cannot be combined with --stream, --output-dir or --timeout")
+    target: Dict[str, Any]
+    if args.deployment is not None:
+        target = {"deployment": args.deployment}
+    else:
+        try:
+            target = parse_ref(args.ref)
+        except ValueError as exc:
+            _usage_error(parser, str(exc))
     inputs = _inputs(args.input, parser)
-    client = Client()
-    progress = Progress(err)
+    client = _config()
+    status = Status(err)
     prediction: Optional[Prediction] = None
+<<<<<<< HEAD
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
 
     def check_deadline(prediction: Prediction) -> None:
         if deadline is not None and time.monotonic() > deadline:
             raise WaitTimeoutError(f"prediction {prediction.id} did not finish within {args.timeout:g} s", prediction)
 
+=======
+    watchdog = Watchdog(args.timeout)
+    hold = args.wait
+    if hold is not None and args.timeout is not None:
+        hold = min(hold, int(args.timeout)) or None  # the hold fits inside the deadline
+>>>>>>> cli
     try:
-        prediction = client.predictions.create(input=inputs, wait=args.wait or None, **target)
-        if args.stream:
-            for event in prediction.stream():
-                if event.event == "output":
-                    progress.done()
-                    out.write(event.data)
-                    out.flush()
-                elif event.event == "logs":
-                    prediction.logs = (prediction.logs or "") + event.data + "\n"
-                    progress.update(prediction)
-                check_deadline(prediction)
-            out.write("\n")
-            prediction.reload()
-        while not prediction.done:
-            progress.update(prediction)
-            check_deadline(prediction)
-            time.sleep(client.poll_interval)
-            prediction.reload()
-        progress.done()
-        output = output_of(prediction)
+        try:
+            prediction = client.predictions.create(input=inputs, wait=hold, **target)
+        except (ValueError, TypeError) as exc:
+            raise CLIError(str(exc), 2) from None
+        if args.no_wait:
+            print(_json_text(prediction.to_dict()) if args.json else prediction.id, file=out)
+            return 0
+
+        def poll_while(condition: Callable[[], bool]) -> None:
+            assert prediction is not None
+            while condition():
+                status.update(prediction)
+                remaining = watchdog.remaining()
+                if remaining is not None and remaining <= 0:
+                    raise _timeout_error(prediction, args.timeout, prog)
+                time.sleep(client.poll_interval if remaining is None else min(client.poll_interval, remaining))
+                prediction.reload()
+            status.update(prediction)
+
+        streamed = False
+        if args.stream:  # the status line shows the real status until the text starts
+            poll_while(lambda: prediction is not None and prediction.status == "starting")
+            if not prediction.done and (prediction.urls or {}).get("stream"):  # else: poll
+                streamed = _stream(prediction, watchdog, status, err if args.json else out)
+                if watchdog.over():
+                    raise _timeout_error(prediction, args.timeout, prog)
+                prediction.reload()
+        poll_while(lambda: prediction is not None and not prediction.done)
+        status.done()
+        if args.json:
+            print(_json_text(prediction.to_dict()), file=out)
+        output = output_of(prediction)  # raises for failed, canceled, aborted
+        if args.output_dir is not None:
+            _save_outputs(client, output, Path(args.output_dir), err)
+        if args.stream and not streamed and output is not None:  # it finished before its stream opened
+            if isinstance(output, list) and all(isinstance(item, str) for item in output):
+                output = "".join(output)
+            _print_output(output, err if args.json else out)
+        elif not args.json and not args.stream:
+            _print_output(output, out)
+        return 0
     except KeyboardInterrupt:
-        progress.done()
+        status.done()
         if prediction is not None and not prediction.done:
             try:
                 prediction.cancel()
                 print(f"interrupted: canceled prediction {prediction.id}", file=err)
             except ReplicateException as exc:
-                print(f"interrupted: could not cancel prediction {prediction.id}: {exc}", file=err)
+                print(f"interrupted: could not cancel prediction {prediction.id}: {escape(str(exc))}", file=err)
         else:
             print("interrupted", file=err)
         return 130
     finally:
-        progress.done()
+        watchdog.stop()
+        status.done()
         client.close()
-    if args.json:
-        print(json.dumps(prediction.to_dict(), indent=2, ensure_ascii=False), file=out)
-    elif not args.stream:
-        _print_output(output, out)
-    return 0
+
+
+def _table(predictions: List[Dict[str, Any]], out: TextIO) -> None:
+    rows = [["ID", "STATUS", "CREATED", "MODEL"]]
+    for p in predictions:
+        model = p.get("model") or (p.get("version") or "")[:12]
+        created = str(p.get("created_at") or "")[:19].replace("T", " ")
+        rows.append([escape(str(value)) for value in (p.get("id"), p.get("status"), created, model)])
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3], file=out)
 
 
 def _predictions(args: argparse.Namespace, out: TextIO) -> int:
-    from ._pagination import paginate
-
-    client = Client()
+    client = _config()
     try:
+        if args.action in ("get", "cancel") and not args.id:
+            raise CLIError("the prediction id is empty", 2)
         if args.action == "get":
             data: Any = client.predictions.get(args.id).to_dict()
         elif args.action == "cancel":
             data = client.predictions.cancel(args.id).to_dict()
-        elif args.all:
-            data = [p.to_dict() for page in paginate(client.predictions.list) for p in page]
         else:
+            data = []
             page = client.predictions.list()
-            data = {"next": page.next, "previous": page.previous, "results": [p.to_dict() for p in page]}
+            while True:
+                data += [p.to_dict() for p in page][: None if args.limit is None else args.limit - len(data)]
+                if not page.next or (args.limit is None and not args.all) or len(data) == args.limit:
+                    break
+                page = client.predictions.list(page.next)
+            if _isatty(out) and not args.json:
+                _table(data, out)
+                return 0
     finally:
         client.close()
-    print(json.dumps(data, indent=2, ensure_ascii=False), file=out)
+    print(_json_text(data), file=out)
     return 0
 
 
 def _serve_fake(args: argparse.Namespace, out: TextIO) -> int:
+    import shlex
+
     from .testing import FakeReplicate
 
-    with FakeReplicate(port=args.port) as fake:
-        print(f"REPLICATE_BASE_URL={fake.base_url}", file=out)
-        print(f"REPLICATE_API_TOKEN={fake.token}", file=out)
-        print("# a fake Replicate API; Ctrl-C stops it", file=out)
+    fake = FakeReplicate(port=args.port, token=args.token)
+    try:
+        fake.start()
+    except OSError as exc:
+        raise CLIError(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}") from None
+    try:
+        print(f"export REPLICATE_BASE_URL={shlex.quote(fake.base_url)}", file=out)
+        print(f"export REPLICATE_API_TOKEN={shlex.quote(fake.token)}", file=out)
+        print(
+            "# A fake Replicate API until Ctrl-C. Models: replicate-min/echo, replicate-min/tokens,"
+            " replicate-min/fail, replicate-min/forever; deployment replicate-min/echo-deployment.",
+            file=out,
+        )
         out.flush()
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            return 0
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        fake.stop()
 
 
 def _demo(out: TextIO, err: TextIO) -> int:
@@ -211,30 +507,132 @@ def _demo(out: TextIO, err: TextIO) -> int:
     return 0 if prediction.status == "succeeded" else 1
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m replicate_min",
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, got {port}")
+    return port
+
+
+def _token(text: str) -> str:
+    if not re.fullmatch(r"[!-~]{1,200}", text):
+        raise argparse.ArgumentTypeError("a token is 1 to 200 visible ASCII characters")
+    return text
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text!r}")
+    return value
+
+
+def _hold(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of seconds: {text!r}") from None
+    if not 1 <= value <= 60:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 60, got {value}")
+    return value
+
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def _prog() -> str:
+    """How we were invoked: the console script's name, or ``python -m replicate_min``."""
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    if name.lower().endswith(".exe"):
+        name = name[:-4]
+    if not name or name in ("__main__.py", "-m", "-c") or name.endswith(".py"):
+        return "python -m replicate_min"
+    return name
+
+
+_EPILOG = """\
+examples (try them against '{prog} serve-fake'):
+  {prog} run replicate-min/echo -i prompt="hello"
+  {prog} run replicate-min/tokens -i prompt="one two three" --stream
+  {prog} predictions list --limit 5
+
+environment: REPLICATE_API_TOKEN (required), REPLICATE_BASE_URL, REPLICATE_POLL_INTERVAL.
+exit codes: 0 done; 1 failed or canceled prediction, API or connection error, --timeout ran out;
+  2 bad arguments or a bad REPLICATE_* setting; 130 interrupted (the running prediction is canceled).
+"""
+
+_RUN_EPILOG = """\
+inputs (-i KEY=VALUE, once per key):
+  VALUE is JSON when it parses as JSON (5, true, [1,2], {{"a":1}}), else text (hello, NaN).
+  KEY=@path sends the file at path (inline as a data: URL up to 256 KB, uploaded above).
+  Text that starts with @ or would parse as JSON: quote it as a JSON string, e.g. -i 'name="@me"' or -i 'n="5"'.
+
+examples:
+  {prog} run replicate-min/echo -i prompt=hello
+  {prog} run replicate-min/tokens -i prompt="a b c" --stream
+  {prog} run replicate-min/echo -i prompt=@notes.txt --output-dir out/
+  {prog} run --deployment replicate-min/echo-deployment -i prompt=hi --json
+  {prog} run replicate-min/forever --no-wait        # prints the new prediction's id
+"""
+
+
+def _parser(prog: str) -> argparse.ArgumentParser:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(
+        prog=prog,
         description="Run and inspect Replicate predictions. The token comes from REPLICATE_API_TOKEN.",
+        epilog=_EPILOG.format(prog=prog),
+        formatter_class=formatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"replicate-min {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = commands.add_parser(
-        "run", help="run a model and print its output", description="Run a model and print its output."
+        "run",
+        help="run a model and print its output",
+        description="Run a model and print its output (text as is, anything else as JSON).",
+        epilog=_RUN_EPILOG.format(prog=prog),
+        formatter_class=formatter,
     )
     run.set_defaults(subparser=run)
-    run.add_argument("ref", help="owner/name, owner/name:version, or a 64-hex version id")
+    run.add_argument("ref", nargs="?", help="owner/name, owner/name:version, or a 64-hex version id")
+    run.add_argument("--deployment", metavar="OWNER/NAME", help="run this deployment instead of a model reference")
     run.add_argument(
         "-i",
         "--input",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="an input; VALUE is parsed as JSON when it parses, else taken as text; KEY=@path sends a file",
+        help="an input: JSON if it parses, else text; KEY=@path sends a file (see below)",
     )
-    run.add_argument("--stream", action="store_true", help="print output tokens as they arrive")
-    run.add_argument("--json", action="store_true", help="print the final prediction object as JSON")
-    run.add_argument("--wait", type=int, metavar="N", help="hold the create request up to N seconds (1 to 60)")
     run.add_argument(
-        "--timeout", type=float, metavar="S", help="give up after S seconds (the prediction keeps running)"
+        "--stream",
+        action="store_true",
+        help="print output text as it arrives (with --json, the text goes to stderr and the JSON to stdout)",
+    )
+    run.add_argument(
+        "--json", action="store_true", help="print the final prediction as JSON (also when it failed: exit 1)"
+    )
+    run.add_argument("--no-wait", action="store_true", help="create the prediction, print its id and exit")
+    run.add_argument("--output-dir", metavar="DIR", help="save file outputs (URLs, data: URLs) into DIR")
+    run.add_argument("--wait", type=_hold, metavar="N", help="hold the create request up to N seconds (1 to 60)")
+    run.add_argument(
+        "--timeout",
+        type=_seconds,
+        metavar="S",
+        help="stop waiting after S seconds, streaming or not; the prediction keeps running (exit 1)",
     )
     predictions = commands.add_parser(
         "predictions",
@@ -245,9 +643,13 @@ def _parser() -> argparse.ArgumentParser:
     get = actions.add_parser("get", help="one prediction", description="Print one prediction as JSON.")
     get.add_argument("id")
     listing = actions.add_parser(
-        "list", help="your predictions, newest first", description="Print predictions as JSON."
+        "list",
+        help="your predictions, newest first",
+        description="Print predictions, newest first: a JSON array, or a table on a terminal.",
     )
-    listing.add_argument("--all", action="store_true", help="follow every page")
+    listing.add_argument("--all", action="store_true", help="follow every page (default: the first page)")
+    listing.add_argument("--limit", type=_limit, metavar="N", help="at most N predictions, following pages as needed")
+    listing.add_argument("--json", action="store_true", help="JSON even on a terminal")
     cancel = actions.add_parser(
         "cancel", help="cancel a prediction", description="Cancel a prediction; prints it as JSON."
     )
@@ -255,9 +657,13 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve-fake",
         help="run the bundled fake Replicate API",
-        description="Run the bundled fake Replicate API until Ctrl-C.",
+        description=(
+            "Run the bundled fake Replicate API until Ctrl-C. It prints 'export' lines for your shell: "
+            'run it in the background with its output in a file, then eval "$(cat FILE)".'
+        ),
     )
-    serve.add_argument("--port", type=int, default=0, help="the port (default: a free one)")
+    serve.add_argument("--port", type=_port, default=0, help="the port (default: a free one)")
+    serve.add_argument("--token", type=_token, help="the API token it accepts (default: a random one)")
     commands.add_parser(
         "demo",
         help="a streamed prediction against the fake API; no token needed",
@@ -266,39 +672,55 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> int:
+def main(
+    argv: Optional[Sequence[str]] = None,
+    out: Optional[TextIO] = None,
+    err: Optional[TextIO] = None,
+    prog: Optional[str] = None,
+) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
-    parser = _parser()
+    prog = prog or _prog()
+    parser = _parser(prog)
     args = parser.parse_args(argv)
-    if args.command == "run":
-        if args.wait is not None and not 1 <= args.wait <= 60:
-            args.subparser.error("--wait must be between 1 and 60")
-        if args.timeout is not None and args.timeout <= 0:
-            args.subparser.error("--timeout must be more than 0")
+    if args.command is None:
+        parser.print_help(out)
+        return 0
+    token = os.environ.get("REPLICATE_API_TOKEN") or ""
+
+    def fail(message: str, code: int = 1) -> int:
+        text = escape(message)
+        if len(token) >= 4:
+            text = text.replace(token, "***")
+        print(f"error: {text}", file=err)
+        return code
+
     try:
         if args.command == "run":
-            return _run(args, args.subparser, out, err)
+            return _run(args, args.subparser, out, err, prog)
         if args.command == "predictions":
             return _predictions(args, out)
         if args.command == "serve-fake":
             return _serve_fake(args, out)
         return _demo(out, err)
+    except CLIError as exc:
+        return fail(str(exc), exc.code)
     except ModelError as exc:
-        print(f"error: prediction {exc.prediction.id} failed: {exc}", file=err)
+        return fail(f"prediction {exc.prediction.id} failed: {exc}")
     except PredictionCanceledError as exc:
-        print(f"error: {exc}", file=err)
+        return fail(str(exc))
     except ReplicateError as exc:
         summary = " ".join(str(part) for part in (exc.status, exc.title) if part is not None)
-        print(f"error: {summary}: {exc.detail}" if exc.detail else f"error: {summary}", file=err)
+        return fail(f"{summary}: {exc.detail}" if exc.detail else summary)
     except ReplicateException as exc:
-        print(f"error: {exc}", file=err)
+        return fail(str(exc))
     except KeyboardInterrupt:
         print("interrupted", file=err)
         return 130
     except BrokenPipeError:  # the reader went away (| head): nothing left to say
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    return 1
+    except OSError as exc:
+        return fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
+    except Exception as exc:  # a bug: still one line, never a traceback
+        return fail(f"unexpected {type(exc).__name__}: {exc}")

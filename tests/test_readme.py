@@ -1,37 +1,137 @@
-"""Every Python example in the README runs, against the fake server."""
+"""Every shell and Python block in the README runs as written against ``python -m replicate_min serve-fake``.
+
+The server block is run as written and its ``export`` lines are applied, as the README tells a
+reader to; then each ``sh`` block runs in bash (``set -e``) and each ``python`` block in this
+process. Blocks that install from the network (``pip install``) cannot run offline: they are
+listed here one by one, so a new block can never be skipped silently.
+"""
 
 from __future__ import annotations
 
+import os
 import re
+import select
+import shlex
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
-from typing import Iterator
+from typing import Dict, Iterator
 
 import pytest
 
-from replicate_min.testing import FakeReplicate, tokens
+from replicate_min._client import reset_default_client
 
-README = (Path(__file__).parent.parent / "README.md").read_text()
-EXAMPLES = re.findall(r"```python\n(.*?)```", README, re.S)
-LLAMA = "meta/meta-llama-3-8b-instruct"
-LLAMA_VERSION = "5a6809ca6288247d06daf6365557e5e429063f32a21146b2a807c682652136b8"
-
-
-@pytest.fixture
-def readme_fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeReplicate]:
-    with FakeReplicate(start_delay=0.02, step=0.01) as fake:
-        fake.add_model(LLAMA, tokens, version=LLAMA_VERSION)
-        monkeypatch.setenv("REPLICATE_API_TOKEN", fake.token)
-        monkeypatch.setenv("REPLICATE_BASE_URL", fake.base_url)
-        monkeypatch.setenv("REPLICATE_POLL_INTERVAL", "0.01")
-        yield fake
+ROOT = Path(__file__).parent.parent
+README = (ROOT / "README.md").read_text()
+PYTHON_BLOCKS = re.findall(r"```python\n(.*?)```", README, re.S)
+SHELL_BLOCKS = re.findall(r"```sh\n(.*?)```", README, re.S)
+SERVER_BLOCK = "python -m replicate_min serve-fake\n"
+NEEDS_NETWORK = [  # pip fetches packages: not runnable offline, and not here
+    "python3 -m venv .venv && .venv/bin/pip install . && .venv/bin/python -m replicate_min demo\n",
+    "python3 -m venv .venv && .venv/bin/pip install -q tox && .venv/bin/tox\n",
+    "pip install replicate-min\n",
+]
+RUNNABLE = [block for block in SHELL_BLOCKS if block not in NEEDS_NETWORK and block != SERVER_BLOCK]
 
 
-def test_the_readme_has_examples() -> None:
-    assert len(EXAMPLES) >= 5
+def test_the_readme_blocks_are_all_accounted_for() -> None:
+    assert len(PYTHON_BLOCKS) >= 5
+    assert SHELL_BLOCKS.count(SERVER_BLOCK) == 1
+    assert [block for block in SHELL_BLOCKS if "pip install" in block] == NEEDS_NETWORK
+    assert len(RUNNABLE) >= 2
+    # the network-only demo block ends in the demo, which tests/test_cli.py runs offline
+    assert NEEDS_NETWORK[0].endswith("-m replicate_min demo\n")
 
 
-@pytest.mark.parametrize("index", range(len(EXAMPLES)))
-def test_readme_example_runs(readme_fake: FakeReplicate, index: int, capsys: pytest.CaptureFixture[str]) -> None:
-    exec(compile(EXAMPLES[index], f"README example {index + 1}", "exec"), {"__name__": "__readme__"})
-    if "FakeReplicate()" not in EXAMPLES[index]:  # an example with its own fake talks to that one
-        assert readme_fake.requests, "the example sent no request"
+@pytest.fixture(scope="module")
+def served() -> Iterator[Dict[str, str]]:
+    """The README's server block, run as written; yields the environment it prints."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPLICATE_")}
+    env.update(PYTHONPATH=str(ROOT), NO_PROXY="127.0.0.1,localhost")
+    args = shlex.split(SERVER_BLOCK)
+    assert args[:1] == ["python"]
+    process = subprocess.Popen(
+        [sys.executable, *args[1:]], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env, cwd=ROOT
+    )
+    try:
+        assert process.stdout is not None
+        exported: Dict[str, str] = {}
+        received = b""
+        end = time.monotonic() + 60  # a safety net only
+        while len(exported) < 2 and time.monotonic() < end:
+            ready, _, _ = select.select([process.stdout], [], [], 1.0)
+            if not ready:
+                assert process.poll() is None, "serve-fake exited"
+                continue
+            data = os.read(process.stdout.fileno(), 4096)  # unbuffered: select sees all that is left
+            assert data, "serve-fake closed its output"
+            received += data
+            for line in received.decode().split("\n")[:-1]:  # whole lines only
+                if line.startswith("export "):
+                    name, _, value = line[len("export ") :].partition("=")
+                    [exported[name]] = shlex.split(value)
+        assert set(exported) == {"REPLICATE_BASE_URL", "REPLICATE_API_TOKEN"}
+        yield exported
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=10)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            if process.stdout is not None:
+                process.stdout.close()
+
+
+@pytest.mark.parametrize("index", range(len(RUNNABLE)))
+def test_readme_shell_block_runs(served: Dict[str, str], index: int, tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    # `python` is this interpreter; `replicate-min` is what pip's console script does.
+    (bin_dir / "python").write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n')
+    (bin_dir / "replicate-min").write_text(
+        f"#!{sys.executable}\nimport sys\nfrom replicate_min.__main__ import main\nsys.exit(main())\n"
+    )
+    for script in bin_dir.iterdir():
+        script.chmod(0o755)
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPLICATE_")}
+    env.update(PYTHONPATH=str(ROOT), NO_PROXY="127.0.0.1,localhost", PATH=f"{bin_dir}{os.pathsep}{env['PATH']}")
+    exports = "".join(f"export {name}={shlex.quote(value)}\n" for name, value in served.items())
+    result = subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", exports + RUNNABLE[index]],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=work,
+        timeout=120,
+    )
+    assert result.returncode == 0, f"README shell block {index + 1} failed:\n{RUNNABLE[index]}\n{result.stderr}"
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("index", range(len(PYTHON_BLOCKS)))
+def test_readme_python_block_runs(served: Dict[str, str], index: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in served.items():
+        monkeypatch.setenv(name, value)
+    reset_default_client()  # the default client reads the environment just set
+    exec(compile(PYTHON_BLOCKS[index], f"README example {index + 1}", "exec"), {"__name__": "__readme__"})
+
+
+def test_readme_python_blocks_pass_mypy_strict(tmp_path: Path) -> None:
+    pytest.importorskip("mypy")
+    for index, block in enumerate(PYTHON_BLOCKS):
+        (tmp_path / f"readme_example_{index + 1}.py").write_text(block)
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", os.devnull, "."],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "MYPYPATH": str(ROOT)},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
