@@ -330,19 +330,10 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO,
     client = _config()
     status = Status(err)
     prediction: Optional[Prediction] = None
-<<<<<<< HEAD
-    deadline = None if args.timeout is None else time.monotonic() + args.timeout
-
-    def check_deadline(prediction: Prediction) -> None:
-        if deadline is not None and time.monotonic() > deadline:
-            raise WaitTimeoutError(f"prediction {prediction.id} did not finish within {args.timeout:g} s", prediction)
-
-=======
     watchdog = Watchdog(args.timeout)
     hold = args.wait
     if hold is not None and args.timeout is not None:
         hold = min(hold, int(args.timeout)) or None  # the hold fits inside the deadline
->>>>>>> cli
     try:
         try:
             prediction = client.predictions.create(input=inputs, wait=hold, **target)
