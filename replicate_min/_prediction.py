@@ -87,9 +87,6 @@ OWNER_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*"
 WEBHOOK_EVENTS = frozenset({"start", "output", "logs", "completed"})
 #: Seconds added to a ``Prefer: wait=N`` hold to size the read timeout.
 WAIT_MARGIN = 5.0
-#: Unknown statuses are warned about once each, remembering at most this many.
-_MAX_WARNED_STATUSES = 32
-_warned_statuses: set[str] = set()
 
 # The official client's tqdm pattern (re caches the compiled form).
 _PROGRESS = r"^\s*(?P<percentage>\d+)%\s*\|.+?\|\s*(?P<current>\d+)\/(?P<total>\d+)"
@@ -206,9 +203,6 @@ class Prediction:
         status = _STATUSES.get(self.status)
         if status is not None:
             values["status"] = status
-        elif len(_warned_statuses) < _MAX_WARNED_STATUSES and self.status not in _warned_statuses:
-            _warned_statuses.add(self.status)
-            _log.warning("prediction %r has unknown status %r; treating it as not finished", self.id, self.status)
 
     @classmethod
     def from_json(cls, data: Any, requester: Optional[Requester] = None) -> Prediction:
@@ -224,6 +218,12 @@ class Prediction:
             (known if key in _FIELDS else extra)[key] = value
         prediction = cls(**known, extra=extra)
         prediction.__dict__["_requester"] = requester
+        if not isinstance(prediction.status, Status) and (
+            requester is None or requester.first_sight(prediction.status)
+        ):
+            _log.warning(
+                "prediction %r has unknown status %r; treating it as not finished", prediction.id, prediction.status
+            )
         return prediction
 
     # -- binding, copying, pickling ------------------------------------------------

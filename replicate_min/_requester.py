@@ -259,9 +259,19 @@ class Requester:
         self._transport: Optional[Transport] = None
         self._workers: Optional[Workers] = None
         self._lock = threading.Lock()
+        self._sightings: Dict[str, None] = {}  # recent unknown statuses, oldest first
 
     def __repr__(self) -> str:
         return f"<Requester base_url={self.settings.base_url!r}>"
+
+    def first_sight(self, status: str) -> bool:
+        """True the first time this client sees ``status`` (of the last 32 it remembers)."""
+        with self._lock:
+            new = self._sightings.pop(status, 0) == 0
+            self._sightings[status] = None
+            if len(self._sightings) > 32:
+                del self._sightings[next(iter(self._sightings))]
+            return new
 
     def update(self, **changes: Any) -> None:
         """Replaces settings (validated as a whole); applies to the next request."""
@@ -437,7 +447,7 @@ class Requester:
         url: str,
         *,
         headers: Optional[Mapping[str, str]] = None,
-        read_timeout: Union[float, None, UseClientDefault] = USE_CLIENT_DEFAULT,
+        read_timeout: Union[float, UseClientDefault, None] = USE_CLIENT_DEFAULT,
         deadline: Optional[float] = None,
     ) -> StreamResponse:
         """GETs ``url`` (token policy applied) and returns the response unread, whatever its status."""

@@ -128,7 +128,7 @@ def test_terminal_statuses(status: str, done: bool) -> None:
 
 def test_an_unknown_status_is_accepted_logged_and_not_terminal(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="replicate_min"):
-        prediction = Prediction(id="x", status="queued-somewhere-new")
+        prediction = Prediction.from_json({"id": "x", "status": "queued-somewhere-new"})
     assert not prediction.done
     assert "queued-somewhere-new" in caplog.text
 

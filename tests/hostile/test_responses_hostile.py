@@ -466,9 +466,6 @@ def test_redirected_create_is_an_error_and_not_followed(raw: RawFactory, status:
 def test_server_text_in_log_records_has_no_raw_line_breaks(
     raw: RawFactory, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, fields: Dict[str, str]
 ) -> None:
-    import replicate_min._prediction
-
-    monkeypatch.setattr(replicate_min._prediction, "_warned_statuses", set())  # earlier tests may have filled it
     server = raw(serve_each(lambda r: response(201, prediction(**fields))))
     caplog.set_level(logging.DEBUG, logger="replicate_min")
     _client(server).predictions.create(version="v", input={})
