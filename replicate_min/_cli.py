@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Sequence, TextIO
 
 from ._client import Client
-from ._exceptions import ModelError, PredictionCanceledError, ReplicateError, ReplicateException
-from ._prediction import Prediction
+from ._exceptions import ModelError, PredictionCanceledError, ReplicateError, ReplicateException, WaitTimeoutError
+from ._prediction import Prediction, polling
 from ._run import output_of, parse_ref
 from ._version import __version__
 
@@ -343,26 +343,26 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO,
             print(_json_text(prediction.to_dict()) if args.json else prediction.id, file=out)
             return 0
 
-        def poll_while(condition: Callable[[], bool]) -> None:
+        def poll_until(finished: Callable[[Prediction], bool]) -> None:
             assert prediction is not None
-            while condition():
-                status.update(prediction)
-                remaining = watchdog.remaining()
-                if remaining is not None and remaining <= 0:
-                    raise _timeout_error(prediction, args.timeout, prog)
-                time.sleep(client.poll_interval if remaining is None else min(client.poll_interval, remaining))
-                prediction.reload()
+            try:
+                for delay in polling(prediction, watchdog.deadline, until=finished):  # the one polling loop
+                    status.update(prediction)
+                    time.sleep(delay)
+                    prediction.reload()
+            except WaitTimeoutError:
+                raise _timeout_error(prediction, args.timeout, prog) from None
             status.update(prediction)
 
         streamed = False
         if args.stream:  # the status line shows the real status until the text starts
-            poll_while(lambda: prediction is not None and prediction.status == "starting")
+            poll_until(lambda p: p.status != "starting")
             if not prediction.done and (prediction.urls or {}).get("stream"):  # else: poll
                 streamed = _stream(prediction, watchdog, status, err if args.json else out)
                 if watchdog.over():
                     raise _timeout_error(prediction, args.timeout, prog)
                 prediction.reload()
-        poll_while(lambda: prediction is not None and not prediction.done)
+        poll_until(lambda p: p.done)
         status.done()
         if args.json:
             print(_json_text(prediction.to_dict()), file=out)
@@ -472,9 +472,9 @@ def _demo(out: TextIO, err: TextIO) -> int:
         say(f"2. Created prediction {prediction.id} over real HTTP; its status is {prediction.status!r}.")
         say("3. Waiting for the model to start (a live status line shows on a terminal):")
         progress = Progress(err)
-        while prediction.status == "starting":
+        for delay in polling(prediction, None, until=lambda p: p.status != "starting"):
             progress.update(prediction)
-            time.sleep(client.poll_interval)
+            time.sleep(delay)
             prediction.reload()
         progress.done()
         stream_url = (prediction.urls or {}).get("stream")

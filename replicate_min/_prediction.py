@@ -15,7 +15,20 @@ import enum
 import re
 import time
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any, AsyncIterator, ClassVar, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    AsyncIterator,
+    Callable,
+    ClassVar,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    Tuple,
+    Union,
+)
 
 from . import _exceptions as _exceptions_module
 from . import _log
@@ -487,8 +500,11 @@ _FIELDS = tuple(item.name for item in fields(Prediction) if item.name != "extra"
 _exceptions_module.Prediction = Prediction  # type: ignore[attr-defined]
 
 
-def polling(prediction: Prediction, deadline: Optional[float]) -> Iterator[float]:
-    """The one polling loop: yields how long to sleep before each reload, until the prediction ends.
+def polling(
+    prediction: Prediction, deadline: Optional[float], *, until: Optional[Callable[[Prediction], bool]] = None
+) -> Iterator[float]:
+    """The one polling loop: yields how long to sleep before each reload, until the prediction
+    ends (or until ``until(prediction)`` holds).
 
     The caller sleeps (``time.sleep`` or ``asyncio.sleep``) and reloads; the generator
     looks at the prediction again before each step, so every state the caller sees
@@ -497,7 +513,7 @@ def polling(prediction: Prediction, deadline: Optional[float]) -> Iterator[float
     Raises:
         WaitTimeoutError: ``deadline`` (a ``time.monotonic()`` value) passed first.
     """
-    while not prediction.done:
+    while not (prediction.done if until is None else until(prediction)):
         interval = prediction.requester.settings.poll_interval
         if deadline is None:
             yield interval

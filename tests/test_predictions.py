@@ -10,7 +10,7 @@ import pytest
 
 import replicate_min
 from replicate_min import Client, Page, Prediction, ReplicateError
-from replicate_min.testing import FakeReplicate
+from replicate_min.testing import FakeReplicate, ManualClock
 
 ECHO = "replicate-min/echo"
 
@@ -117,10 +117,15 @@ def test_cancel_after_sends_the_header(client: Client, fake: FakeReplicate, valu
 
 
 def test_a_prediction_past_its_deadline_is_aborted_or_canceled(fake: FakeReplicate) -> None:
-    slow_start = FakeReplicate(start_delay=7, step=0.01).start()
+    clock = ManualClock()
+    slow_start = FakeReplicate(start_delay=7, step=0.01, clock=clock).start()
     try:
-        client = Client(api_token=slow_start.token, base_url=slow_start.base_url, poll_interval=0.1)
+        client = Client(api_token=slow_start.token, base_url=slow_start.base_url, poll_interval=0)
         prediction = client.predictions.create(model=ECHO, input={}, cancel_after=5)
+        clock.advance(4.9)
+        prediction.reload()
+        assert prediction.status == "starting"
+        clock.advance(0.2)  # past the 5 s deadline, before the 7 s start
         prediction.wait(timeout=10)
         assert prediction.status == "aborted"
     finally:

@@ -49,7 +49,7 @@ def test_the_readme_blocks_are_all_accounted_for() -> None:
 def served() -> Iterator[Dict[str, str]]:
     """The README's server block, run as written; yields the environment it prints."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("REPLICATE_")}
-    env.update(PYTHONPATH=str(ROOT), NO_PROXY="127.0.0.1,localhost")
+    env.update(PYTHONPATH=str(ROOT), NO_PROXY="127.0.0.1,localhost", REPLICATE_POLL_INTERVAL="0.02")
     args = shlex.split(SERVER_BLOCK)
     assert args[:1] == ["python"]
     process = subprocess.Popen(

@@ -73,6 +73,10 @@ class _OneEventThenDrop:
                 )
 
     def close(self) -> None:
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() below on Linux
+        except OSError:
+            pass
         self.listener.close()
         self.thread.join(5)
 
