@@ -72,11 +72,11 @@ def test_a_malformed_success_body_is_a_validation_error(client: Client, fake: Fa
 
 def test_a_server_that_is_down_gives_a_connection_error(fake: FakeReplicate) -> None:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind(("127.0.0.1", 0))  # bound, never listening: the port stays ours and refuses
         port = sock.getsockname()[1]
-    client = Client(api_token="r8_x", base_url=f"http://127.0.0.1:{port}", max_retries=1, retry_backoff=0.01)
-    with pytest.raises(APIConnectionError) as info:
-        client.predictions.get("x")
+        client = Client(api_token="r8_x", base_url=f"http://127.0.0.1:{port}", max_retries=1, retry_backoff=0.01)
+        with pytest.raises(APIConnectionError) as info:
+            client.predictions.get("x")
     assert info.value.sent is False
     assert isinstance(info.value.__cause__, ConnectionRefusedError)
 

@@ -151,10 +151,10 @@ def shared_fake() -> Iterator[FakeReplicate]:
 
 
 @pytest.fixture(scope="module")
-def dead_url() -> str:
+def dead_url() -> Iterator[str]:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+        sock.bind(("127.0.0.1", 0))  # bound, never listening: the port stays ours and refuses
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 @pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])

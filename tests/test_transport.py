@@ -20,12 +20,6 @@ from tests.proxy import Proxy
 ECHO = "replicate-min/echo"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 # -- connections -------------------------------------------------------------------
 
 
@@ -178,18 +172,32 @@ def test_a_create_is_never_retried_once_it_may_have_arrived(fake: FakeReplicate)
     client.close()
 
 
-def test_a_create_is_retried_when_the_connection_was_refused(fake: FakeReplicate) -> None:
-    port = free_port()
-    late = FakeReplicate(port=port)
-    client = Client(api_token=late.token, base_url=f"http://127.0.0.1:{port}", max_retries=8, retry_backoff=0.1)
-    timer = threading.Timer(0.3, late.start)
+def test_a_create_is_retried_when_the_connection_was_refused() -> None:
+    # The port is bound but not listening (connections are refused) until the timer starts
+    # listening on the very same socket: no other process can take the port meanwhile.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    requests: list[bytes] = []
+
+    def serve_once() -> None:
+        listener.listen()
+        conn, _ = listener.accept()
+        with conn:
+            requests.append(conn.recv(65536))
+            body = b'{"id": "late", "status": "starting", "input": {"prompt": "late"}}'
+            conn.sendall(b"HTTP/1.1 201 Created\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    client = Client(api_token="r8_x", base_url=f"http://127.0.0.1:{port}", max_retries=8, retry_backoff=0.1)
+    timer = threading.Timer(0.3, serve_once)
     timer.start()
     try:
         prediction = client.predictions.create(model=ECHO, input={"prompt": "late"})
-        assert prediction.input == {"prompt": "late"} and late.creates == 1
+        assert prediction.input == {"prompt": "late"} and len(requests) == 1
+        assert requests[0].startswith(b"POST /v1/models/replicate-min/echo/predictions ")
     finally:
-        timer.join()
-        late.stop()
+        timer.join(10)
+        listener.close()
         client.close()
 
 
