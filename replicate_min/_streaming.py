@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import Any, Callable, Deque, Generator, List, Optional, Tuple, Union
+from typing import Any, AsyncIterator, Callable, Deque, Generator, List, Optional, Tuple, Union
 
 from ._exceptions import APIConnectionError, StreamError
 from ._requester import USE_CLIENT_DEFAULT, Requester, UseClientDefault
@@ -281,8 +281,22 @@ class AsyncEventStream:
     def __await__(self) -> Generator[Any, None, AsyncEventStream]:
         return self._opened().__await__()
 
-    def __aiter__(self) -> AsyncEventStream:
-        return self
+    def __aiter__(self) -> AsyncIterator[ServerSentEvent]:
+        # An async generator, so that a loop left with ``break`` is closed by the event loop
+        # (its async-generator hooks finalize it, at the latest when ``asyncio.run`` ends)
+        # rather than whenever the garbage collector gets to it.
+        return self._events()
+
+    async def _events(self) -> AsyncIterator[ServerSentEvent]:
+        try:
+            while True:
+                try:
+                    event = await self.__anext__()
+                except StopAsyncIteration:
+                    return
+                yield event
+        finally:
+            await self.aclose()
 
     async def __anext__(self) -> ServerSentEvent:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import jsonschema
 import pytest
 
 from replicate_min import Client
-from replicate_min.testing import FakeReplicate
+from replicate_min.testing import FakeReplicate, ManualClock
 
 OPENAPI = json.loads((Path(__file__).parent / "data" / "replicate-openapi.json").read_text())
 
@@ -42,27 +43,41 @@ def validate(body: Any, schema: str) -> None:
     jsonschema.Draft202012Validator(root).validate(body)
 
 
-def test_every_prediction_body_validates(client: Client, fake: FakeReplicate) -> None:
-    bodies: list[Any] = []
-    original = client.requester.request
+def test_every_prediction_body_validates() -> None:
+    # Time is the test's: every status is seen, however busy the machine.
+    clock = ManualClock()
+    with FakeReplicate(clock=clock, start_delay=1, step=1) as fake:
+        client = Client(api_token=fake.token, base_url=fake.base_url, poll_interval=0)
+        bodies: list[Any] = []
+        original = client.requester.request
 
-    def recording(*args: Any, **kwargs: Any) -> Any:
-        body = original(*args, **kwargs)
-        bodies.append(body)
-        return body
+        def recording(*args: Any, **kwargs: Any) -> Any:
+            body = original(*args, **kwargs)
+            bodies.append(body)
+            return body
 
-    client.requester.request = recording  # type: ignore[method-assign]
-    made = [
-        client.predictions.create(fake.version_of("replicate-min/tokens"), {"prompt": "a b"}),
-        client.predictions.create(model="replicate-min/echo", input={"prompt": "x"}, wait=True),
-        client.predictions.create(deployment="replicate-min/echo-deployment", input={}, cancel_after="1m"),
-        client.predictions.create(model="replicate-min/fail", input={}),
-        client.predictions.create(model="replicate-min/forever", input={}),
-    ]
-    made[-1].cancel()
-    for prediction in made[:-1]:
-        prediction.wait()
-    page = client.predictions.list()
+        client.requester.request = recording  # type: ignore[method-assign]
+        made = [
+            client.predictions.create(fake.version_of("replicate-min/tokens"), {"prompt": "a b"}),
+            client.predictions.create(deployment="replicate-min/echo-deployment", input={}, cancel_after="1m"),
+            client.predictions.create(model="replicate-min/fail", input={}),
+            client.predictions.create(model="replicate-min/forever", input={}),
+        ]
+        held: list[Any] = []
+        holder = threading.Thread(
+            target=lambda: held.append(client.predictions.create(model="replicate-min/echo", input={}, wait=True))
+        )
+        holder.start()
+        clock.wait_for_waiters(1)  # the held create waits on the clock
+        for _ in range(4):
+            clock.advance(1)
+            for prediction in made:
+                prediction.reload()
+        holder.join(10)
+        assert held and held[0].status != "starting"
+        made[-1].cancel()
+        page = client.predictions.list()
+        client.close()
     validate(bodies.pop(), "schemas_paginated_prediction_response")
     statuses = set()
     for body in bodies:
