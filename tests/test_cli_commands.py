@@ -42,7 +42,7 @@ def test_timeout_holds_while_a_stream_sends_nothing(keepalive: float) -> None:
         # 120 s is only a safety net: before the fix this ran until the stream gave up.
         result = cli(fake, "run", "replicate-min/forever", "--timeout", "1", "--stream", timeout=120)
         message = one_line_error(result, 1)
-        [record] = fake._predictions.values()
+        [record] = fake.predictions_created
         assert record.status == "processing"  # still running: the CLI said how to cancel it
     assert "did not finish within 1 s; it is still running" in message
     assert f"predictions cancel {record.id}" in message
@@ -185,7 +185,7 @@ def test_predictions_list_and_all_share_one_shape_with_limit(cli_fake: FakeRepli
 
 def test_run_no_wait_prints_the_id(cli_fake: FakeReplicate) -> None:
     result = cli(cli_fake, "run", "replicate-min/forever", "--no-wait")
-    [record] = cli_fake._predictions.values()
+    [record] = cli_fake.predictions_created
     assert (result.returncode, result.stdout, result.stderr) == (0, record.id + "\n", "")
     assert not record.done
     as_json = json.loads(cli(cli_fake, "run", "replicate-min/forever", "--no-wait", "--json").stdout)
@@ -324,6 +324,6 @@ def test_ctrl_c_while_streaming_cancels_and_exits_130(cli_fake: FakeReplicate) -
         if process.poll() is None:
             process.kill()
             process.communicate()
-    [record] = cli_fake._predictions.values()
+    [record] = cli_fake.predictions_created
     assert process.returncode == 130 and record.status == "canceled", stderr
     assert stderr.endswith(f"interrupted: canceled prediction {record.id}\n") and "Traceback" not in stderr
