@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Sequence, TextIO
+from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Sequence, TextIO, cast
 
 from ._client import Client
 from ._exceptions import ModelError, PredictionCanceledError, ReplicateError, ReplicateException, WaitTimeoutError
@@ -277,9 +277,9 @@ def _save_outputs(client: Client, output: Any, folder: Path, err: TextIO) -> Non
         print(f"saved {escape(str(path))}", file=err)
 
 
-def _timeout_error(prediction: Prediction, seconds: float, prog: str) -> CLIError:
+def _timeout_error(prediction: Prediction, seconds: Optional[float], prog: str) -> CLIError:
     return CLIError(
-        f"prediction {prediction.id} did not finish within {seconds:g} s; it is still running: "
+        f"prediction {prediction.id} did not finish within {seconds or 0:g} s; it is still running: "
         f"cancel it with '{prog} predictions cancel {prediction.id}'"
     )
 
@@ -669,9 +669,13 @@ def main(
     err: Optional[TextIO] = None,
     prog: Optional[str] = None,
 ) -> int:
-    out = out or sys.stdout
-    err = err or sys.stderr
-    prog = prog or _prog()
+    # typeshed types sys.stdout as possibly None (no console): the command line has one
+    out = out if out is not None else cast(TextIO, sys.stdout)
+    err = err if err is not None else cast(TextIO, sys.stderr)
+    return _main(argv, out, err, prog or _prog())
+
+
+def _main(argv: Optional[Sequence[str]], out: TextIO, err: TextIO, prog: str) -> int:
     parser = _parser(prog)
     args = parser.parse_args(argv)
     if args.command is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Generator, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Generator, Iterator, Optional, Tuple, Union
 
 from ._exceptions import ValidationError, excerpt
 from ._requester import Requester, decode_json, encode_json
@@ -347,7 +347,7 @@ class FileOutput(str):
         chunks = self.__iter__()
         try:
             while True:
-                chunk = await self._requester.run_async(next, chunks, None)
+                chunk = await self._requester.run_async(_next_chunk, chunks)
                 if chunk is None:
                     return
                 yield chunk
@@ -365,6 +365,10 @@ class FileOutput(str):
                 response.close()
             raise error_from_response(response.status, body)
         return response
+
+
+def _next_chunk(chunks: Iterator[bytes]) -> Optional[bytes]:
+    return next(chunks, None)
 
 
 def transform_output(value: Any, requester: Requester) -> Any:

@@ -497,7 +497,7 @@ _FIELDS = tuple(item.name for item in fields(Prediction) if item.name != "extra"
 
 # The exceptions module imports nothing of ours, so its annotations name ``Prediction``
 # for type checkers only; this makes ``typing.get_type_hints`` resolve them at run time.
-_exceptions_module.Prediction = Prediction  # type: ignore[attr-defined]
+setattr(_exceptions_module, "Prediction", Prediction)  # noqa: B010  # not an attribute type checkers know
 
 
 def polling(

@@ -90,7 +90,7 @@ def _check_count(name: str, value: Any, minimum: int) -> int:
         raise TypeError(f"{name} must be a whole number, got {excerpt(value)}")
     if value < minimum:
         raise ValueError(f"{name} must be {minimum} or more, got {value}")
-    return value
+    return int(value)
 
 
 def check_header_value(name: str, value: Any) -> str:

@@ -95,14 +95,14 @@ def test_wait_and_cancel_after_work_on_every_endpoint(client: Client, fake: Fake
 
 def test_the_read_timeout_grows_to_fit_the_wait(fake: FakeReplicate) -> None:
     def slow(input: dict[str, Any]) -> str:
-        time.sleep(1.0)
+        time.sleep(0.5)
         return "slow"
 
     fake.add_model("test/slow", slow)
-    client = Client(api_token=fake.token, base_url=fake.base_url, timeout=0.5, max_retries=0)
+    client = Client(api_token=fake.token, base_url=fake.base_url, read_timeout=0.2, max_retries=0)
     prediction = client.predictions.create(model="test/slow", input={}, wait=5)
     assert prediction.output == "slow"
-    fake.fail_next("delay", seconds=1.0)  # without a wait, the client's own 0.5 s applies
+    fake.fail_next("delay", seconds=1.0)  # without a wait, the client's own 0.2 s applies
     with pytest.raises(replicate_min.APITimeoutError):
         client.predictions.list()
     client.close()

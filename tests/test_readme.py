@@ -30,7 +30,7 @@ SHELL_BLOCKS = re.findall(r"```sh\n(.*?)```", README, re.S)
 SERVER_BLOCK = "python -m replicate_min serve-fake\n"
 NEEDS_NETWORK = [  # pip fetches packages: not runnable offline, and not here
     "python3 -m venv .venv && .venv/bin/pip install . && .venv/bin/python -m replicate_min demo\n",
-    "python3 -m venv .venv && .venv/bin/pip install -q tox && .venv/bin/tox\n",
+    "python3 -m venv .venv && .venv/bin/pip install -q tox && .venv/bin/tox run-parallel --parallel-live\n",
     "pip install replicate-min\n",
 ]
 RUNNABLE = [block for block in SHELL_BLOCKS if block not in NEEDS_NETWORK and block != SERVER_BLOCK]

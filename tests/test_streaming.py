@@ -178,16 +178,16 @@ def test_a_silent_stream_is_resumed_after_the_idle_timeout(client: Client, fake:
 
 
 def test_keep_alive_comments_hold_off_the_idle_timeout(fake: FakeReplicate) -> None:
-    fake.keepalive_interval = 0.1
+    fake.keepalive_interval = 0.05
     client = Client(api_token=fake.token, base_url=fake.base_url)
 
     def slow(input: Any) -> Iterator[Any]:
-        time.sleep(0.8)
+        time.sleep(0.5)
         yield "late"
 
     fake.add_model("test/slow", slow)
     prediction = client.predictions.create(model="test/slow", input={})
-    assert outputs(list(prediction.stream(idle_timeout=0.4, max_reconnects=0))) == ["late"]
+    assert outputs(list(prediction.stream(idle_timeout=0.2, max_reconnects=0))) == ["late"]
     client.close()
 
 

@@ -353,8 +353,8 @@ class FakeReplicate:
     def base_url(self) -> str:
         if self._server is None:
             raise RuntimeError("the fake server is not started")
-        host, port = self._server.server_address[:2]
-        host = host.decode() if isinstance(host, bytes) else host
+        address, port = self._server.server_address[:2]
+        host = address.decode() if isinstance(address, (bytes, bytearray)) else str(address)
         if self._ssl_context is not None and host == "127.0.0.1":
             host = "localhost"  # the name a test certificate is issued to
         scheme = "https" if self._ssl_context is not None else "http"
