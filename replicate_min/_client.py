@@ -8,7 +8,7 @@ JSON, errors) <- the resources (``_prediction``, ``_files``, ``_webhooks``,
 from __future__ import annotations
 
 import threading
-from typing import Any, Dict, Iterable, Mapping, Optional, Union
+from typing import Any, Dict, Generic, Iterable, Mapping, NoReturn, Optional, TypeVar, Union, overload
 
 from ._exceptions import excerpt
 from ._files import Files
@@ -30,7 +30,45 @@ from ._run import run as _run
 from ._streaming import AsyncEventStream, EventStream
 from ._webhooks import Webhooks
 
+T = TypeVar("T")
+
 __all__ = ["DEFAULT_BASE_URL", "Client", "async_run", "async_stream", "default_client", "run", "stream"]
+
+
+class _Setting(Generic[T]):
+    """A client setting, read from its requester's ``Settings``."""
+
+    def __init__(self, name: str = "") -> None:
+        self.name = name
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = self.name or name
+
+    @overload
+    def __get__(self, client: None, owner: type) -> _Setting[T]: ...
+
+    @overload
+    def __get__(self, client: Client, owner: type) -> T: ...
+
+    def __get__(self, client: Optional[Client], owner: type) -> Union[T, _Setting[T]]:
+        if client is None:
+            return self
+        value: T = getattr(client.requester.settings, self.name)
+        return value
+
+
+class _ReadOnly(_Setting[T]):
+    """A setting fixed for the client's life (a type checker refuses an assignment too)."""
+
+    def __set__(self, client: Client, value: NoReturn) -> None:
+        raise AttributeError(f"{self.name} is read-only: make a new Client to change it")
+
+
+class _Live(_Setting[T]):
+    """A client setting that may be changed on a live client: validated, used by the next request."""
+
+    def __set__(self, client: Client, value: T) -> None:
+        client.requester.update(**{self.name: value})
 
 
 class Client:
@@ -137,67 +175,16 @@ class Client:
 
     # -- configuration: read-only, or applied at once ----------------------------------
 
-    @property
-    def base_url(self) -> str:
-        return self.requester.settings.base_url
-
-    @property
-    def connect_timeout(self) -> Optional[float]:
-        return self.requester.settings.connect_timeout
-
-    @property
-    def max_concurrency(self) -> int:
-        return self.requester.settings.max_concurrency
-
-    @property
-    def read_timeout(self) -> Optional[float]:
-        return self.requester.settings.read_timeout
-
-    @read_timeout.setter
-    def read_timeout(self, value: Optional[float]) -> None:
-        self.requester.update(read_timeout=value)
-
-    timeout = read_timeout  # the earlier name
-
-    @property
-    def poll_interval(self) -> float:
-        return self.requester.settings.poll_interval
-
-    @poll_interval.setter
-    def poll_interval(self, value: float) -> None:
-        self.requester.update(poll_interval=value)
-
-    @property
-    def max_retries(self) -> int:
-        return self.requester.settings.max_retries
-
-    @max_retries.setter
-    def max_retries(self, value: int) -> None:
-        self.requester.update(max_retries=value)
-
-    @property
-    def retry_backoff(self) -> float:
-        return self.requester.settings.retry_backoff
-
-    @retry_backoff.setter
-    def retry_backoff(self, value: float) -> None:
-        self.requester.update(retry_backoff=value)
-
-    @property
-    def stream_idle_timeout(self) -> Optional[float]:
-        return self.requester.settings.stream_idle_timeout
-
-    @stream_idle_timeout.setter
-    def stream_idle_timeout(self, value: Optional[float]) -> None:
-        self.requester.update(stream_idle_timeout=value)
-
-    @property
-    def max_response_size(self) -> int:
-        return self.requester.settings.max_response_size
-
-    @max_response_size.setter
-    def max_response_size(self, value: int) -> None:
-        self.requester.update(max_response_size=value)
+    base_url: _ReadOnly[str] = _ReadOnly()
+    connect_timeout: _ReadOnly[Optional[float]] = _ReadOnly()
+    max_concurrency: _ReadOnly[int] = _ReadOnly()
+    read_timeout: _Live[Optional[float]] = _Live()
+    timeout: _Live[Optional[float]] = _Live("read_timeout")  # the earlier name
+    poll_interval: _Live[float] = _Live()
+    max_retries: _Live[int] = _Live()
+    retry_backoff: _Live[float] = _Live()
+    stream_idle_timeout: _Live[Optional[float]] = _Live()
+    max_response_size: _Live[int] = _Live()
 
     def may_send_token(self, url: str) -> bool:
         """True if ``url`` may receive the token (the base URL's origin, and Replicate's HTTPS hosts)."""

@@ -30,3 +30,9 @@ def right_names_are_typed(client: Client) -> Status:
     output = replicate_min.run("o/n", input={}, timeout=5)
     del output, first
     return Status(prediction.status)
+
+
+def read_only_settings_are_errors(client: Client) -> None:
+    client.base_url = "https://example.com"  # type: ignore[assignment]
+    client.max_concurrency = 4  # type: ignore[assignment]
+    client.poll_interval = 0.1  # a live setting: fine
