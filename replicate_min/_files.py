@@ -364,9 +364,13 @@ class FileOutput(str):
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         chunks = self.__iter__()
+
+        def next_chunk() -> Optional[bytes]:
+            return next(chunks, None)
+
         try:
             while True:
-                chunk = await self._requester.run_async(next, chunks, None)
+                chunk = await self._requester.run_async(next_chunk)
                 if chunk is None:
                     return
                 yield chunk

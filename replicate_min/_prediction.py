@@ -554,7 +554,7 @@ setattr(Prediction, "__init__", _init)  # noqa: B010  # after the class: the dat
 
 # The exceptions module imports nothing of ours, so its annotations name ``Prediction``
 # for type checkers only; this makes ``typing.get_type_hints`` resolve them at run time.
-_exceptions_module.Prediction = Prediction  # type: ignore[attr-defined]
+setattr(_exceptions_module, "Prediction", Prediction)  # noqa: B010  # an attribute it does not declare
 
 
 def polling(prediction: Prediction, deadline: Optional[float]) -> Iterator[float]:
