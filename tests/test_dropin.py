@@ -13,7 +13,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any, List
+from typing import Any, Dict, List
 
 import pytest
 
@@ -88,7 +88,7 @@ def test_a_generator_inside_a_set_of_inputs_and_the_depth_limit(client: Client, 
 # -- 3. Prediction construction, serializing, copying -------------------------------------------------
 
 
-PAYLOAD = {"id": "p1", "status": "succeeded", "output": "hi", "new_key": [1], "another": None}
+PAYLOAD: Dict[str, Any] = {"id": "p1", "status": "succeeded", "output": "hi", "new_key": [1], "another": None}
 
 
 def test_unknown_keywords_go_to_extra_and_round_trip() -> None:
@@ -124,7 +124,7 @@ def test_targets_as_tuples_and_deployments(client: Client, fake: FakeReplicate) 
     assert prediction.output == "obj" and prediction.deployment == DEPLOYMENT
     assert client.models.predictions.create(("replicate-min", "echo"), {"prompt": "pos"}, wait=True).output == "pos"
     with pytest.raises(TypeError, match=r"\(owner, name\)"):
-        client.predictions.create(model=("replicate-min",), input={})  # type: ignore[arg-type]
+        client.predictions.create(model=("replicate-min",), input={})
     with pytest.raises(ValueError, match="owner/name"):
         client.deployments.get("no-slash")
     assert deployment.current_release is not None and deployment.current_release.created_by is not None

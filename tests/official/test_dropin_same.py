@@ -111,8 +111,7 @@ def file_host(tmp_path: Path) -> Iterator[Dict[str, Any]]:
 def tls_options(replicate: ModuleType, file_host: Dict[str, Any]) -> Dict[str, Any]:
     """How each client is told to trust the test CA (the one line that differs between the programs)."""
     if replicate is official:  # its own transport ignores httpx.Client(verify=...): give it one that trusts the CA
-        import httpx
-
+        httpx = importlib.import_module("httpx")  # the official client's dependency
         return {"transport": httpx.HTTPTransport(verify=file_host["ssl_context"])}
     return {"ssl_context": file_host["ssl_context"]}
 
