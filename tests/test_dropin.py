@@ -214,3 +214,12 @@ def test_helpers_transform_output_takes_a_client(client: Client) -> None:
     assert isinstance(output["a"][0], FileOutput) and output["a"][0].read() == b"hi" and output["a"][1] == "plain"
     with pytest.raises(TypeError):
         transform_output("https://x", object())
+
+
+def test_a_malformed_deployment_is_a_validation_error(client: Client, fake: FakeReplicate) -> None:
+    fake.fail_next("status", status=200, body={"owner": 5, "name": "x"}, path="/v1/deployments/")
+    with pytest.raises(replicate_min.ValidationError, match="owner"):
+        client.deployments.get(DEPLOYMENT)
+    fake.fail_next("status", status=200, body={"owner": "o", "name": "n", "current_release": {"number": "1"}})
+    with pytest.raises(replicate_min.ValidationError, match="number"):
+        client.deployments.get(DEPLOYMENT)

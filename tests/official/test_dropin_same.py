@@ -407,6 +407,14 @@ def test_stream_sends_stream_true(replicate: ModuleType, fake: FakeReplicate) ->
 
 
 @CLIENTS
+def test_stream_events_by_type(replicate: ModuleType, fake: FakeReplicate) -> None:
+    ServerSentEvent = importlib.import_module(f"{replicate.__name__}.stream").ServerSentEvent
+    events = list(client_of(replicate, fake).stream("replicate-min/tokens", input={"prompt": "x y"}))
+    output = [event.data for event in events if event.event == ServerSentEvent.EventType.OUTPUT]
+    assert output == ["x", " y"] and events[-1].event == ServerSentEvent.EventType.DONE
+
+
+@CLIENTS
 def test_deliberate_difference_wait_on_a_model_create(replicate: ModuleType, fake: FakeReplicate) -> None:
     # The official predictions.create(model=...) drops wait= before delegating (its
     # models.predictions.create keeps it); replicate_min sends Prefer: wait on every path.
