@@ -17,7 +17,14 @@ TYPE_CHECKING = False  # keeps typing out of the import: only type checkers read
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
     from typing import Any
 
+    from . import _deployments as _deployments
+    from . import _files as _files
+    from . import client as client
     from . import exceptions as exceptions
+    from . import helpers as helpers
+    from . import pagination as pagination
+    from . import prediction as prediction
+    from . import webhook as webhook
     from . import webhooks as webhooks
     from ._client import Client, async_run, async_stream, default_client, run, stream
     from ._exceptions import (
@@ -39,8 +46,12 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
     from ._sse import ServerSentEvent
     from ._streaming import AsyncEventStream, EventStream
 
-    #: The default client's predictions (``default_client().predictions``).
+    #: The default client's namespaces (``default_client.predictions`` and so on), as the
+    #: official package's module attributes.
     predictions: Predictions
+    models: _deployments.Models
+    deployments: _deployments.Deployments
+    files: _files.Files
 
 # Each public name and the private module that defines it.
 _LAZY = {
@@ -73,7 +84,12 @@ _LAZY = {
     "run": "_client",
     "stream": "_client",
 }
-_SUBMODULES = ("exceptions", "pagination", "webhook", "webhooks")  # public, as in the official client
+# The official client's public modules. ``stream`` is one too, but the package attribute of
+# that name is the stream() function, as in the official package: see below.
+_SUBMODULES = ("client", "exceptions", "helpers", "pagination", "prediction", "webhook", "webhooks")
+# The default client's namespaces, looked up on it each time (never stored here, so that
+# reset_default_client() and a changed environment take effect).
+_NAMESPACES = ("predictions", "models", "deployments", "files")
 
 __all__ = [
     "USE_CLIENT_DEFAULT",
@@ -112,12 +128,13 @@ __all__ = [
 if not TYPE_CHECKING:  # type checkers see the names above; a typo is then an error
 
     def __getattr__(name: str) -> Any:
-        # ``predictions`` is the default client's, created on first use so that
+        # ``default_client`` and its namespaces are created on first use, so that
         # REPLICATE_API_TOKEN and REPLICATE_BASE_URL may be set after the import.
-        if name == "predictions":
-            from ._client import default_client
+        if name == "default_client" or name in _NAMESPACES:
+            from ._client import get_default_client
 
-            return default_client().predictions
+            client = get_default_client()
+            return client if name == "default_client" else getattr(client, name)
         if name in _SUBMODULES:
             return __import__(f"{__name__}.{name}", fromlist=["_"])
         module = _LAZY.get(name)
@@ -127,6 +144,13 @@ if not TYPE_CHECKING:  # type checkers see the names above; a typo is then an er
         globals()[name] = value  # the next lookup is a plain attribute
         return value
 
+    # The module ``replicate_min.stream`` (``from replicate_min.stream import ServerSentEvent``)
+    # is loaded now, while it costs nothing, and unbound from the package: importing it later
+    # would otherwise bind the package attribute ``stream`` to the module, and
+    # ``replicate_min.stream(...)`` would stop being the function, as it is in the official package.
+    __import__(f"{__name__}.stream")
+    globals().pop("stream", None)
+
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__, *_SUBMODULES})
+    return sorted({*globals(), *__all__, *_SUBMODULES, *_NAMESPACES})

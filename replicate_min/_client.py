@@ -8,8 +8,9 @@ JSON, errors) <- the resources (``_prediction``, ``_files``, ``_webhooks``,
 from __future__ import annotations
 
 import threading
-from typing import Any, Dict, Generic, Iterable, Mapping, NoReturn, Optional, TypeVar, Union, overload
+from typing import TYPE_CHECKING, Any, Dict, Generic, Iterable, Mapping, NoReturn, Optional, TypeVar, Union, overload
 
+from ._deployments import Deployments, Models
 from ._exceptions import excerpt
 from ._files import Files
 from ._prediction import Predictions
@@ -32,7 +33,17 @@ from ._webhooks import Webhooks
 
 T = TypeVar("T")
 
-__all__ = ["DEFAULT_BASE_URL", "Client", "async_run", "async_stream", "default_client", "run", "stream"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "Client",
+    "async_run",
+    "async_stream",
+    "default_client",
+    "get_default_client",
+    "reset_default_client",
+    "run",
+    "stream",
+]
 
 
 class _Setting(Generic[T]):
@@ -151,6 +162,8 @@ class Client:
     def _init(self, requester: Requester) -> None:
         self.requester = requester
         self.predictions = Predictions(requester)
+        self.models = Models(requester)
+        self.deployments = Deployments(requester)
         self.files = Files(requester)
         self.webhooks = Webhooks(requester)
 
@@ -162,6 +175,11 @@ class Client:
 
     def __repr__(self) -> str:
         return f"<Client base_url={self.base_url!r}>"
+
+    def __call__(self) -> Client:
+        """Returns this client: code written for ``replicate_min.default_client()`` (when it was a
+        function) keeps working now that ``replicate_min.default_client`` is the client itself."""
+        return self
 
     def __enter__(self) -> Client:
         return self
@@ -367,7 +385,7 @@ _default: Optional[Client] = None
 _default_lock = threading.Lock()
 
 
-def default_client() -> Client:
+def get_default_client() -> Client:
     """The module-level client behind ``replicate_min.predictions``, created on first use
     from ``REPLICATE_API_TOKEN``, ``REPLICATE_BASE_URL`` and ``REPLICATE_POLL_INTERVAL``."""
     global _default
@@ -376,6 +394,20 @@ def default_client() -> Client:
             if _default is None:
                 _default = Client._over(default_requester())
     return _default
+
+
+if TYPE_CHECKING:
+    #: The default client, as the official ``replicate.default_client`` (a ``Client``):
+    #: ``default_client.poll_interval = 0.01`` applies at once. Calling it
+    #: (``default_client()``, the earlier spelling) returns the same client.
+    default_client: Client
+else:
+
+    def __getattr__(name: str) -> Any:
+        # Looked up each time, never stored: reset_default_client() makes the next one.
+        if name == "default_client":
+            return get_default_client()
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def reset_default_client() -> None:
@@ -402,8 +434,8 @@ def run(
     cancel_after: Union[str, int, float, None] = None,
     file_encoding_strategy: Optional[str] = None,
 ) -> Any:
-    """``default_client().run(...)``: runs a model and returns its output. See ``Client.run``."""
-    return default_client().run(**locals())
+    """``default_client.run(...)``: runs a model and returns its output. See ``Client.run``."""
+    return get_default_client().run(**locals())
 
 
 async def async_run(
@@ -419,8 +451,8 @@ async def async_run(
     cancel_after: Union[str, int, float, None] = None,
     file_encoding_strategy: Optional[str] = None,
 ) -> Any:
-    """``default_client().async_run(...)``. See ``Client.run``."""
-    return await default_client().async_run(**locals())
+    """``default_client.async_run(...)``. See ``Client.run``."""
+    return await get_default_client().async_run(**locals())
 
 
 def stream(
@@ -434,8 +466,8 @@ def stream(
     cancel_after: Union[str, int, float, None] = None,
     file_encoding_strategy: Optional[str] = None,
 ) -> EventStream:
-    """``default_client().stream(...)``: creates a prediction and yields its events."""
-    return default_client().stream(**locals())
+    """``default_client.stream(...)``: creates a prediction and yields its events."""
+    return get_default_client().stream(**locals())
 
 
 def async_stream(
@@ -449,5 +481,5 @@ def async_stream(
     cancel_after: Union[str, int, float, None] = None,
     file_encoding_strategy: Optional[str] = None,
 ) -> AsyncEventStream:
-    """``default_client().async_stream(...)``: ``async for event in replicate_min.async_stream(...)``."""
-    return default_client().async_stream(**locals())
+    """``default_client.async_stream(...)``: ``async for event in replicate_min.async_stream(...)``."""
+    return get_default_client().async_stream(**locals())

@@ -2,7 +2,9 @@
 
 A ``pathlib.Path``, an open binary file or ``bytes`` anywhere in a prediction's input
 (nested dicts, lists and tuples too) is replaced by a ``data:`` URL or by the URL of an
-upload. The default follows the API's guidance: data URLs up to 256 KB, uploads above.
+upload. As in the official client, sets, tuples and generators are sent as lists, and
+NumPy arrays and scalars (anything with ``tolist()`` or ``item()``) as lists and numbers.
+The default follows the API's guidance: data URLs up to 256 KB, uploads above.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Generator, Iterator, Optional, Tuple, Union
+from types import GeneratorType
+from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Generator, Optional, Tuple, Union
 
 from ._exceptions import ValidationError, excerpt
 from ._requester import Requester, decode_json, encode_json
@@ -117,7 +120,23 @@ def encode_files(value: Any, requester: Requester, strategy: Optional[str]) -> A
     return _encode(value, requester, strategy, set())
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def _encode(value: Any, requester: Requester, strategy: Optional[str], path: set[int]) -> Any:
+    if type(value) in _PLAIN:
+        return value  # the common leaf, decided without attribute lookups
+    if isinstance(value, (set, frozenset, GeneratorType)):
+        value = list(value)  # as the official client sends them: JSON arrays
+    elif not isinstance(value, (str, dict, list, tuple)) and not _is_file(value):
+        # NumPy arrays and scalars (and tensors), without importing NumPy: arrays become
+        # lists, scalars Python numbers, as the official client's numpy branch does.
+        tolist = getattr(value, "tolist", None)
+        item = getattr(value, "item", None)
+        if callable(tolist):
+            value = tolist()
+        elif callable(item):
+            value = item()
     if isinstance(value, (dict, list, tuple)):
         if id(value) in path:
             raise TypeError("input must be JSON-serializable: it contains a circular reference")
@@ -345,9 +364,13 @@ class FileOutput(str):
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         chunks = self.__iter__()
+
+        def next_chunk() -> Optional[bytes]:
+            return next(chunks, None)
+
         try:
             while True:
-                chunk = await self._requester.run_async(_next_chunk, chunks)
+                chunk = await self._requester.run_async(next_chunk)
                 if chunk is None:
                     return
                 yield chunk
@@ -365,10 +388,6 @@ class FileOutput(str):
                 response.close()
             raise error_from_response(response.status, body)
         return response
-
-
-def _next_chunk(chunks: Iterator[bytes]) -> Optional[bytes]:
-    return next(chunks, None)
 
 
 def transform_output(value: Any, requester: Requester) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import enum
+import functools
 import re
 import time
 from dataclasses import dataclass, field, fields
@@ -284,7 +285,55 @@ class Prediction:
         data.update(self.extra)
         return data
 
-    dict = to_dict  # the official client's (pydantic) spelling
+    def __iter__(self) -> Iterator[Tuple[str, Any]]:
+        """``(name, value)`` pairs, as a pydantic model iterates: ``dict(prediction)`` is ``to_dict()``.
+
+        The keys kept in ``extra`` come flattened after the known fields, so
+        ``Prediction(**dict(prediction))`` gives back an equal prediction.
+        """
+        return iter(self.to_dict().items())
+
+    def dict(
+        self,
+        *,
+        include: Optional[Iterable[str]] = None,
+        exclude: Optional[Iterable[str]] = None,
+        exclude_none: bool = False,
+        by_alias: bool = False,
+    ) -> Dict[str, Any]:
+        """``to_dict()`` as the official client's (pydantic v1) ``.dict()`` shapes it.
+
+        Args:
+            include: only these keys (a set, or the keys of a mapping, as pydantic takes).
+            exclude: all but these keys.
+            exclude_none: leave out keys whose value is ``None``.
+            by_alias: accepted for compatibility; no field has an alias.
+        """
+        data = self.to_dict()
+        if include is not None:
+            keep = set(include)
+            data = {key: value for key, value in data.items() if key in keep}
+        if exclude is not None:
+            drop = set(exclude)
+            data = {key: value for key, value in data.items() if key not in drop}
+        if exclude_none:
+            data = {key: value for key, value in data.items() if value is not None}
+        return data
+
+    def json(
+        self,
+        *,
+        include: Optional[Iterable[str]] = None,
+        exclude: Optional[Iterable[str]] = None,
+        exclude_none: bool = False,
+        by_alias: bool = False,
+        **dumps_kwargs: Any,
+    ) -> str:
+        """The prediction as a JSON string (pydantic v1's ``.json()``): ``.dict(...)`` through ``json.dumps``."""
+        import json
+
+        data = self.dict(include=include, exclude=exclude, exclude_none=exclude_none, by_alias=by_alias)
+        return json.dumps(data, **dumps_kwargs)
 
     # -- acting ------------------------------------------------------------------
 
@@ -495,6 +544,27 @@ _REQUIRED = ("id", "status")
 _FIELDS = tuple(item.name for item in fields(Prediction) if item.name != "extra")
 
 
+_INIT_NAMES = frozenset(item.name for item in fields(Prediction))
+_dataclass_init = Prediction.__init__
+
+
+@functools.wraps(_dataclass_init)
+def _init(self: Prediction, *args: Any, **kwargs: Any) -> None:
+    """The dataclass ``__init__``, except that unknown keywords go to ``extra``.
+
+    ``Prediction(**webhook_payload)`` works as the official (pydantic) model does, and what
+    it does not know is kept rather than dropped. Type checkers still see the generated
+    signature (``functools.wraps`` keeps it for ``inspect.signature`` too).
+    """
+    if not kwargs.keys() <= _INIT_NAMES:
+        unknown = {key: kwargs.pop(key) for key in list(kwargs) if key not in _INIT_NAMES}
+        kwargs["extra"] = {**(kwargs.get("extra") or {}), **unknown}
+    _dataclass_init(self, *args, **kwargs)
+
+
+setattr(Prediction, "__init__", _init)  # noqa: B010  # after the class: the dataclass's own stays the typed one
+
+
 # The exceptions module imports nothing of ours, so its annotations name ``Prediction``
 # for type checkers only; this makes ``typing.get_type_hints`` resolve them at run time.
 setattr(_exceptions_module, "Prediction", Prediction)  # noqa: B010  # not an attribute type checkers know
@@ -561,8 +631,22 @@ def _deadline(timeout: Optional[float]) -> Optional[float]:
 # -- request building (pure) ---------------------------------------------------------
 
 
+#: A model or deployment as the official client takes it: ``"owner/name"``, ``("owner", "name")``,
+#: or an object with ``owner`` and ``name`` (a ``Deployment``).
+Target = Union[str, Tuple[str, str], Any]
+
+
 def _owner_name(kind: str, ref: Any) -> str:
-    """Validates ``owner/name`` and returns it."""
+    """Validates ``owner/name`` (or an ``(owner, name)`` tuple, or an object with both) and returns it."""
+    if isinstance(ref, tuple):
+        if len(ref) != 2 or not all(isinstance(part, str) for part in ref):
+            raise TypeError(f"{kind} as a tuple must be (owner, name), got {excerpt(ref)}")
+        ref = f"{ref[0]}/{ref[1]}"
+    elif not isinstance(ref, str) and isinstance(getattr(ref, "owner", None), str):
+        owner, name = ref.owner, getattr(ref, "name", None)
+        if not isinstance(name, str):
+            raise TypeError(f"{kind} must be 'owner/name', (owner, name) or have both, got {excerpt(ref)}")
+        ref = f"{owner}/{name}"
     if not isinstance(ref, str):
         raise TypeError(f"{kind} must be a string like 'owner/name', got {excerpt(ref)}")
     if not re.fullmatch(OWNER_NAME, ref, flags=re.ASCII):
@@ -610,8 +694,8 @@ def build_create(
     version: Optional[str],
     input: Optional[Dict[str, Any]],
     *,
-    model: Optional[str] = None,
-    deployment: Optional[str] = None,
+    model: Optional[Target] = None,
+    deployment: Optional[Target] = None,
     webhook: Optional[str] = None,
     webhook_completed: Optional[str] = None,
     webhook_events_filter: Optional[Iterable[str]] = None,
@@ -620,13 +704,8 @@ def build_create(
     cancel_after: Union[str, int, float, None] = None,
 ) -> Tuple[str, Dict[str, Any], Dict[str, str], Optional[float]]:
     """Validates create arguments; returns (path, JSON body, extra headers, wait hold in seconds)."""
-    targets = [
-        name
-        for name, value in (("version", version), ("model", model), ("deployment", deployment))
-        if value is not None
-    ]
-    if len(targets) != 1:
-        raise ValueError(f"pass exactly one of version, model and deployment (got {', '.join(targets) or 'none'})")
+    if sum(target is not None for target in (version, model, deployment)) != 1:  # the official words:
+        raise ValueError("Exactly one of 'model', 'version', or 'deployment' must be specified.")
     body: Dict[str, Any] = {}
     if version is not None:
         if not isinstance(version, str) or not version:
@@ -694,8 +773,8 @@ class Predictions:
         version: Optional[str] = None,
         input: Optional[Dict[str, Any]] = None,
         *,
-        model: Optional[str] = None,
-        deployment: Optional[str] = None,
+        model: Optional[Target] = None,
+        deployment: Optional[Target] = None,
         webhook: Optional[str] = None,
         webhook_completed: Optional[str] = None,
         webhook_events_filter: Optional[Iterable[str]] = None,
@@ -709,7 +788,8 @@ class Predictions:
         Args:
             version: a 64-hex version id, ``owner/name:version``, or ``owner/name``
                 (posted to ``/v1/predictions``). Pass exactly one of ``version``,
-                ``model`` (``owner/name``, the models endpoint) and ``deployment``.
+                ``model`` (``owner/name``, the models endpoint) and ``deployment``
+                (each of the last two also as an ``(owner, name)`` tuple).
             input: the model's inputs, JSON-serializable.
             webhook, webhook_completed, webhook_events_filter, stream: sent as given;
                 ``None`` leaves a field out.
@@ -815,8 +895,8 @@ class Predictions:
         version: Optional[str] = None,
         input: Optional[Dict[str, Any]] = None,
         *,
-        model: Optional[str] = None,
-        deployment: Optional[str] = None,
+        model: Optional[Target] = None,
+        deployment: Optional[Target] = None,
         webhook: Optional[str] = None,
         webhook_completed: Optional[str] = None,
         webhook_events_filter: Optional[Iterable[str]] = None,

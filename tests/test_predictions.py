@@ -208,9 +208,9 @@ def test_api_errors_for_unknown_things(client: Client) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "error", "word"),
     [
-        ({}, ValueError, "exactly one"),
-        ({"version": "v", "model": ECHO}, ValueError, "exactly one"),
-        ({"model": ECHO, "deployment": ECHO}, ValueError, "exactly one"),
+        ({}, ValueError, "Exactly one"),
+        ({"version": "v", "model": ECHO}, ValueError, "Exactly one"),
+        ({"model": ECHO, "deployment": ECHO}, ValueError, "Exactly one"),
         ({"version": 5}, TypeError, "version"),
         ({"version": ""}, TypeError, "version"),
         ({"model": "no-slash"}, ValueError, "model"),

@@ -200,6 +200,8 @@ class Handler(BaseHTTPRequestHandler):
             if method == "POST":
                 target = "model" if parts[1] == "models" else "deployment"
                 return self._create(target, f"{parts[2]}/{parts[3]}", body)
+        elif len(parts) == 4 and parts[:2] == ["v1", "deployments"] and method == "GET":
+            return self._deployment(f"{parts[2]}/{parts[3]}")
         elif len(parts) in (3, 4) and parts[:2] == ["v1", "predictions"]:
             with fake._cond:
                 record = fake._predictions.get(parts[2])
@@ -288,6 +290,27 @@ class Handler(BaseHTTPRequestHandler):
             headers["Preference-Applied"] = prefer.strip() if prefer else "wait"
         with fake._cond:
             return 201, fake._json(record), headers
+
+    def _deployment(self, owner_name: str) -> Response:
+        """``GET /v1/deployments/{owner}/{name}``: the deployment, with its one release."""
+        fake = self.fake
+        model = fake._deployments.get(owner_name)
+        if model is None:
+            return _problem(404, "Not found", f"The deployment {owner_name} does not exist")
+        owner, name = owner_name.split("/", 1)
+        body = {
+            "owner": owner,
+            "name": name,
+            "current_release": {
+                "number": 1,
+                "model": model,
+                "version": fake._versions[model],
+                "created_at": fake._stamp(0.0),
+                "created_by": {"type": "organization", "username": owner, "name": owner, "github_url": None},
+                "configuration": {"hardware": "cpu", "min_instances": 0, "max_instances": 1},
+            },
+        }
+        return 200, body, {}
 
     def _list(self, query: str) -> Response:
         fake = self.fake
