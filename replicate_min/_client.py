@@ -8,9 +8,9 @@ JSON, errors) <- the resources (``_prediction``, ``_files``, ``_webhooks``,
 from __future__ import annotations
 
 import threading
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Dict, Generic, Iterable, Mapping, NoReturn, Optional, TypeVar, Union, overload
 
-from ._deployments import Deployments, Models
 from ._exceptions import excerpt
 from ._files import Files
 from ._prediction import Predictions
@@ -30,6 +30,9 @@ from ._run import parse_ref
 from ._run import run as _run
 from ._streaming import AsyncEventStream, EventStream
 from ._webhooks import Webhooks
+
+if TYPE_CHECKING:  # made on first use: most programs never ask for these namespaces
+    from ._deployments import Deployments, Models
 
 T = TypeVar("T")
 
@@ -162,10 +165,22 @@ class Client:
     def _init(self, requester: Requester) -> None:
         self.requester = requester
         self.predictions = Predictions(requester)
-        self.models = Models(requester)
-        self.deployments = Deployments(requester)
         self.files = Files(requester)
         self.webhooks = Webhooks(requester)
+
+    @cached_property
+    def models(self) -> Models:
+        """``client.models.predictions.create(model="owner/name", input=...)``."""
+        from ._deployments import Models
+
+        return Models(self.requester)
+
+    @cached_property
+    def deployments(self) -> Deployments:
+        """``client.deployments.get("owner/name")`` and ``client.deployments.predictions.create(...)``."""
+        from ._deployments import Deployments
+
+        return Deployments(self.requester)
 
     @classmethod
     def _over(cls, requester: Requester) -> Client:

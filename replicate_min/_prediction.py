@@ -10,7 +10,6 @@ dataclass field: copying, comparing and pickling a prediction see only its data.
 
 from __future__ import annotations
 
-import copy
 import enum
 import functools
 import re
@@ -229,8 +228,9 @@ class Prediction:
         known: Dict[str, Any] = {}
         extra: Dict[str, Any] = {}
         for key, value in data.items():
-            (known if key in _FIELDS else extra)[key] = value
-        prediction = cls(**known, extra=extra)
+            (known if key in _FIELD_SET else extra)[key] = value
+        prediction = cls.__new__(cls)
+        _dataclass_init(prediction, **known, extra=extra)  # the keys are sorted already
         prediction.__dict__["_requester"] = requester
         if not isinstance(prediction.status, Status) and (
             requester is None or requester.first_sight(prediction.status)
@@ -261,6 +261,8 @@ class Prediction:
     def __deepcopy__(self, memo: Dict[int, Any]) -> Prediction:
         twin = Prediction.__new__(Prediction)
         memo[id(self)] = twin
+        import copy
+
         twin.__dict__.update(copy.deepcopy(self.__getstate__(), memo))
         if "_requester" in self.__dict__:
             twin.__dict__["_requester"] = self._requester  # the copy acts through the same client
@@ -542,6 +544,7 @@ _FIELD_TYPES: Dict[str, type] = {
 _JSON_NAMES = {str: "a string", dict: "an object", bool: "a boolean", list: "a list"}
 _REQUIRED = ("id", "status")
 _FIELDS = tuple(item.name for item in fields(Prediction) if item.name != "extra")
+_FIELD_SET = frozenset(_FIELDS)
 
 
 _INIT_NAMES = frozenset(item.name for item in fields(Prediction))

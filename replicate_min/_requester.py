@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 import threading
 import time
@@ -106,6 +107,9 @@ def check_header_value(name: str, value: Any) -> str:
     return value
 
 
+_VISIBLE_ASCII = re.compile("[!-~]+")
+
+
 def check_token(token: str) -> str:
     """The API token without surrounding whitespace (a newline from a file or an env var).
 
@@ -114,6 +118,8 @@ def check_token(token: str) -> str:
         character and where, and never contains the token.
     """
     token = token.strip()
+    if _VISIBLE_ASCII.fullmatch(token) or not token:
+        return token
     for position, character in enumerate(token):
         if not "!" <= character <= "~":
             raise ValueError(
@@ -260,6 +266,7 @@ class Requester:
         self._workers: Optional[Workers] = None
         self._lock = threading.Lock()
         self._sightings: Dict[str, None] = {}  # recent unknown statuses, oldest first
+        self._retries: Optional[Tuple[Settings, RetryPolicy]] = None
 
     def __repr__(self) -> str:
         return f"<Requester base_url={self.settings.base_url!r}>"
@@ -496,11 +503,17 @@ class Requester:
             raise StreamError(f"expected an event stream from {url!r}, got content type {content_type[:80]!r}")
         return response
 
-    @staticmethod
-    def _retry_policy(settings: Settings) -> RetryPolicy:
-        from ._retry import RetryPolicy
+    def _retry_policy(self, settings: Settings) -> RetryPolicy:
+        """The retry policy of ``settings``, made once per settings (a frozen value)."""
+        made = self._retries
+        if made is None or made[0] is not settings:
+            from ._retry import RetryPolicy
 
-        return RetryPolicy(max_retries=settings.max_retries, backoff=settings.retry_backoff)
+            made = self._retries = (
+                settings,
+                RetryPolicy(max_retries=settings.max_retries, backoff=settings.retry_backoff),
+            )
+        return made[1]
 
 
 def check_url(name: str, url: Any) -> str:

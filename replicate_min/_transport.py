@@ -472,20 +472,33 @@ class StreamResponse:
             if not chunk and (response.chunked or response.length) and not response.complete:
                 raise http.client.IncompleteRead(b"")  # http.client's read1 just stops
         except (OSError, http.client.HTTPException, ValueError, OverflowError) as exc:
-            self.close()
-            if self._deadline is not None and time.monotonic() >= self._deadline:
-                raise APITimeoutError(f"reading {self.url!r} passed the call's deadline") from exc
-            if isinstance(exc, (socket.timeout, TimeoutError)):
-                raise APITimeoutError(f"no data from {self.url!r} within {self._read_timeout} s") from exc
-            if isinstance(exc, http.client.IncompleteRead):
-                raise APIConnectionError(f"the response from {self.url!r} was cut short") from exc
-            raise APIConnectionError(f"the response from {self.url!r} broke ({type(exc).__name__})") from exc
+            raise self._failed(exc) from exc
         if not chunk:
             self.close()
         return chunk
 
+    def _failed(self, exc: BaseException) -> APIConnectionError:
+        """The library error for a read that failed; the response is closed."""
+        self.close()
+        if self._deadline is not None and time.monotonic() >= self._deadline:
+            return APITimeoutError(f"reading {self.url!r} passed the call's deadline")
+        if isinstance(exc, (socket.timeout, TimeoutError)):
+            return APITimeoutError(f"no data from {self.url!r} within {self._read_timeout} s")
+        if isinstance(exc, http.client.IncompleteRead):
+            return APIConnectionError(f"the response from {self.url!r} was cut short")
+        return APIConnectionError(f"the response from {self.url!r} broke ({type(exc).__name__})")
+
     def read(self, limit: int) -> bytes:
         """The rest of the body; ``ResponseTooLargeError`` past ``limit`` bytes."""
+        response = self._response
+        length = response.length
+        if not response.chunked and length is not None and length <= limit:  # the usual answer: one read
+            try:
+                data = response.read()
+            except (OSError, http.client.HTTPException, ValueError, OverflowError) as exc:
+                raise self._failed(exc) from exc
+            self.close()
+            return data
         chunks: List[bytes] = []
         size = 0
         while True:

@@ -16,8 +16,11 @@ def origin_of(url: str) -> tuple[str, str, int]:
 
 def is_loopback(host: str) -> bool:
     """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
-    if host.lower() == "localhost":
+    if host.lower() == "localhost" or host == "::1":
         return True
+    parts = host.split(".")
+    if len(parts) == 4 and all(part.isdigit() and part.isascii() for part in parts):
+        return parts[0] == "127" and all(int(part) <= 255 for part in parts)  # IPv4, without ipaddress
     import ipaddress
 
     try:
