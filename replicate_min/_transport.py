@@ -173,7 +173,9 @@ class _Pool:
         self.max_per_origin = max_per_origin
         self._idle: Dict[_PoolKey, List[Tuple[_Connection, float]]] = {}
         self._in_use: Dict[_PoolKey, int] = {}
-        self._changed = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()  # the fast path takes only this (a C lock)
+        self._changed = threading.Condition(self._lock)  # for the rare wait for a free slot
+        self._waiting = 0
         self.closed = False
 
     def acquire(self, key: _PoolKey, wait: Optional[float]) -> Optional[_Connection]:
@@ -182,17 +184,14 @@ class _Pool:
         Waits at most ``wait`` seconds (None: as long as it takes) for a slot while
         ``max_per_origin`` connections are in use.
         """
-        limit = None if wait is None else time.monotonic() + wait
-        with self._changed:
-            while self._in_use.get(key, 0) >= self.max_per_origin:
-                left = None if limit is None else limit - time.monotonic()
-                if left is not None and left <= 0:
-                    raise _NotSent(TimeoutError(f"all {self.max_per_origin} connections to {key[1]} stayed busy"))
-                self._changed.wait(left)
-            self._in_use[key] = self._in_use.get(key, 0) + 1
+        with self._lock:
+            in_use = self._in_use.get(key, 0)
+            if in_use >= self.max_per_origin:
+                in_use = self._wait_for_slot(key, wait)
+            self._in_use[key] = in_use + 1
         now = time.monotonic()
         while True:
-            with self._changed:
+            with self._lock:
                 idle = self._idle.get(key)
                 if not idle:
                     return None
@@ -201,22 +200,39 @@ class _Pool:
                 return conn
             conn.close()
 
+    def _wait_for_slot(self, key: _PoolKey, wait: Optional[float]) -> int:
+        """With the lock held: waits until ``key`` has a free slot; returns its count in use."""
+        limit = None if wait is None else time.monotonic() + wait
+        self._waiting += 1
+        try:
+            while True:
+                in_use = self._in_use.get(key, 0)
+                if in_use < self.max_per_origin:
+                    return in_use
+                left = None if limit is None else limit - time.monotonic()
+                if left is not None and left <= 0:
+                    raise _NotSent(TimeoutError(f"all {self.max_per_origin} connections to {key[1]} stayed busy"))
+                self._changed.wait(left)
+        finally:
+            self._waiting -= 1
+
     def put_back(self, key: _PoolKey, conn: Optional[_Connection], reusable: bool) -> None:
         """Returns a slot, with its connection kept idle if ``reusable``, else closed."""
         keep = reusable and conn is not None and conn.sock is not None
-        with self._changed:
+        with self._lock:
             self._in_use[key] -= 1
             if keep and not self.closed:
                 idle = self._idle.setdefault(key, [])
                 if len(idle) < MAX_IDLE_PER_ORIGIN:
                     idle.append((conn, time.monotonic()))  # type: ignore[arg-type]
                     conn = None
-            self._changed.notify()
+            if self._waiting:
+                self._changed.notify_all()  # waiters may be for other origins
         if conn is not None:
             conn.close()
 
     def close(self) -> None:
-        with self._changed:
+        with self._lock:
             self.closed = True
             conns = [conn for idle in self._idle.values() for conn, _ in idle]
             self._idle.clear()
