@@ -1,0 +1,300 @@
+"""Async at scale: ``python bench/scale.py [--rounds N] [--official PYTHON] [--library PATH]``.
+
+N concurrent calls (``asyncio.gather``) on one client, against a fake server in a process
+of its own that answers every request after 200 ms (``latency=0.2``) and whose model runs
+0.5 s (``start_delay=0``, ``step=0.5``: a single output is due one step after the start):
+
+* N ``predictions.async_create``;
+* N ``predictions.async_get`` of one prediction;
+* N ``async_create`` + ``Prediction.async_wait`` (poll interval 0.25 s for both clients).
+
+Each time is printed beside its ideal, the time of one call with no client overhead:
+one latency for create and get; for create + wait, the end of the first poll that sees
+the prediction done (create answered at 0.20 s, the model ends at 0.70 s, a poll sleeps
+0.25 s and then takes 0.20 s: the poll read at 0.65 s still sees it running, the one read
+at 1.10 s ends the wait). The brief's formula, latency + run time + one poll interval
+(0.95 s), is a floor no polling client reaches; it is printed too.
+
+Each client runs in a process of its own (``--workload``), the official client (replicate
+1.0.7) in its own venv, so neither shares a GIL with the server or with the other. The
+client process also reports its RSS (``VmRSS`` of ``/proc/self/status``) before and after
+the first round's N=300 calls, and its thread count after them. Medians of ``--rounds``.
+``--library`` measures the replicate_min of another source tree (e.g. an older commit
+exported with ``git archive``) in place of this one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
+
+ROOT = Path(__file__).resolve().parent.parent
+LATENCY = 0.2
+RUN_TIME = 0.5
+POLL = 0.25
+MODEL = "bench/half-second"
+COUNTS = (1, 100, 300)
+OPERATIONS = ("create", "get", "create+wait")
+#: The issue's figures (seconds) for replicate_min before the client-owned workers.
+BEFORE = {
+    (100, "create"): 3.45,
+    (100, "get"): 3.44,
+    (100, "create+wait"): 7.13,
+    (300, "create"): 10.14,
+    (300, "get"): 10.12,
+    (300, "create+wait"): 20.57,
+}
+#: The issue's goals (seconds).
+GOALS = {
+    (100, "create"): 0.35,
+    (100, "get"): 0.30,
+    (100, "create+wait"): 1.15,
+    (300, "create"): 0.8,
+    (300, "get"): 0.6,
+    (300, "create+wait"): 1.6,
+}
+
+
+def ideal(operation: str) -> float:
+    """Seconds one call takes with no client overhead (see the module's docstring)."""
+    if operation != "create+wait":
+        return LATENCY
+    done = LATENCY + RUN_TIME  # the prediction is created when the create is answered
+    answered = LATENCY
+    while True:
+        answered += POLL + LATENCY  # a poll reads the prediction when it is answered
+        if answered >= done:
+            return answered
+
+
+def rss() -> int:
+    """This process's resident set size in bytes (``VmRSS``)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+# -- the server (its own process) --------------------------------------------------------------
+
+
+def serve() -> None:
+    """Prints ``base_url token``, then serves until standard input closes."""
+    sys.path.insert(0, str(ROOT))
+    from replicate_min.testing import FakeReplicate
+
+    fake = FakeReplicate(latency=LATENCY, start_delay=0, step=RUN_TIME, keepalive_interval=5)
+    fake.add_model(MODEL, lambda input: "done")  # a single output: due one step (0.5 s) after the start
+    fake.start()
+    print(fake.base_url, fake.token, flush=True)
+    sys.stdin.read()
+    fake.stop()
+
+
+# -- the workload (one process per client) ------------------------------------------------------
+
+
+Operation = Callable[[], Awaitable[None]]
+
+
+def operations(kind: str, base_url: str, token: str) -> Tuple[Callable[[], Awaitable[str]], Dict[str, Any]]:
+    """A ``create`` returning a prediction id, and the operations to measure, for ``kind``'s client."""
+    if kind == "ours":
+        import replicate_min
+
+        ours = replicate_min.Client(api_token=token, base_url=base_url, poll_interval=POLL)
+
+        async def create() -> Any:
+            return await ours.predictions.async_create(model=MODEL, input={"prompt": "x"})
+
+        async def get(id: str) -> None:
+            await ours.predictions.async_get(id)
+
+        async def wait(prediction: Any) -> None:
+            await prediction.async_wait()
+
+    else:
+        import replicate  # type: ignore[import-not-found,unused-ignore]
+
+        theirs = replicate.Client(api_token=token, base_url=base_url)
+        theirs.poll_interval = POLL
+
+        async def create() -> Any:
+            return await theirs.predictions.async_create(model=MODEL, input={"prompt": "x"})
+
+        async def get(id: str) -> None:
+            await theirs.predictions.async_get(id)
+
+        async def wait(prediction: Any) -> None:
+            await prediction.async_wait()  # sleeps poll_interval, then async_reload(), until done
+
+    async def create_and_wait() -> None:
+        prediction = await create()
+        await wait(prediction)
+        if prediction.status != "succeeded":
+            raise RuntimeError(f"prediction {prediction.id} ended {prediction.status}")
+
+    async def first_id() -> str:
+        return str((await create()).id)
+
+    return first_id, {"create": create, "get": get, "create+wait": create_and_wait}
+
+
+async def timed_gather(count: int, operation: Operation) -> Tuple[float, int]:
+    """Seconds for ``count`` concurrent ``operation()``s, and how many of them raised."""
+    started = time.perf_counter()
+    results = await asyncio.gather(*(operation() for _ in range(count)), return_exceptions=True)
+    elapsed = time.perf_counter() - started
+    errors = [r for r in results if isinstance(r, BaseException)]
+    if errors:
+        print(f"# {len(errors)} of {count} calls raised, e.g. {errors[0]!r}", file=sys.stderr)
+    return elapsed, len(errors)
+
+
+async def workload(kind: str, base_url: str, token: str, rounds: int) -> Dict[str, Any]:
+    measured: Dict[str, Any] = {"times": {}, "errors": {}}
+    first_id, ops = operations(kind, base_url, token)
+    prediction_id = await first_id()  # also opens the first connection and starts the first worker
+    measured["rss_start"] = rss()
+    get = ops["get"]
+    for number in range(rounds):
+        for count in COUNTS:
+            if count == 300 and number == 0:
+                measured["rss_before"] = rss()
+            for operation in OPERATIONS:
+                function: Operation = (lambda: get(prediction_id)) if operation == "get" else ops[operation]
+                elapsed, errors = await timed_gather(count, function)
+                key = f"{count} {operation}"
+                measured["times"].setdefault(key, []).append(elapsed)
+                measured["errors"][key] = measured["errors"].get(key, 0) + errors
+                await asyncio.sleep(0.1)
+            if count == 300 and number == 0:
+                measured["rss_after"] = rss()
+                measured["threads_after"] = threading.active_count()
+    measured["rss_end"] = rss()
+    return measured
+
+
+def run_workload(kind: str, base_url: str, token: str, rounds: int) -> None:
+    print(json.dumps(asyncio.run(workload(kind, base_url, token, rounds))))
+
+
+# -- the table ----------------------------------------------------------------------------------
+
+
+def measure(python: str, kind: str, base_url: str, token: str, rounds: int, library: Path) -> Dict[str, Any]:
+    env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "PYTHONPATH": str(library) if kind == "ours" else ""}
+    for name in ("REPLICATE_API_TOKEN", "REPLICATE_BASE_URL", "REPLICATE_POLL_INTERVAL"):
+        env.pop(name, None)
+    command = [python, str(Path(__file__).resolve()), "--workload", kind, base_url, token, "--rounds", str(rounds)]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    if result.returncode != 0:
+        raise RuntimeError(f"the {kind} workload failed:\n{result.stderr}")
+    sys.stderr.write(result.stderr)
+    measured: Dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return measured
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--official", help="the Python of a venv with replicate==1.0.7 installed")
+    parser.add_argument("--library", help="the source tree whose replicate_min to measure (default: this one)")
+    parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--workload", nargs=3, metavar=("KIND", "BASE_URL", "TOKEN"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        serve()
+        return 0
+    if args.workload:
+        kind, base_url, token = args.workload
+        run_workload(kind, base_url, token, args.rounds)
+        return 0
+
+    official = args.official
+    if official is None:
+        for candidate in ("/work/venv-official/bin/python", str(ROOT / "bench/.official/bin/python")):
+            if Path(candidate).exists():
+                official = candidate
+                break
+    if official and subprocess.run([official, "-c", "import replicate"], capture_output=True).returncode != 0:
+        official = None
+    library = Path(args.library).resolve() if args.library else ROOT
+    print(f"# {os.cpu_count()} cores, Python {sys.version.split()[0]}; medians of {args.rounds} rounds")
+    print(f"# server: own process, latency {LATENCY} s, model run {RUN_TIME} s; poll interval {POLL} s")
+    print(f"# replicate_min from {library}; official: {official or 'not installed (pass --official)'}")
+
+    server = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), "--serve"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        base_url, token = server.stdout.readline().split()
+        ours = measure(sys.executable, "ours", base_url, token, args.rounds, library)
+        theirs = measure(official, "official", base_url, token, args.rounds, library) if official else None
+    finally:
+        server.communicate("", timeout=60)
+
+    def median(measured: Optional[Dict[str, Any]], key: str) -> Optional[float]:
+        return statistics.median(measured["times"][key]) if measured else None
+
+    header = ("N", "operation", "ours", "ideal", "ours/ideal", "goal", "before", "official", "official/ideal")
+    rows: List[Tuple[str, ...]] = []
+    for count in COUNTS:
+        for operation in OPERATIONS:
+            key = f"{count} {operation}"
+            best = ideal(operation)
+            time_ours = median(ours, key)
+            time_theirs = median(theirs, key)
+            assert time_ours is not None
+            goal = GOALS.get((count, operation))
+            errors = ours["errors"][key]
+            rows.append(
+                (
+                    str(count),
+                    operation,
+                    f"{time_ours:.2f} s" + (f" ({errors} errors)" if errors else ""),
+                    f"{best:.2f} s",
+                    f"{time_ours / best:.2f}x",
+                    (f"<= {goal:.2f} s " + ("ok" if time_ours <= goal else "MISSED")) if goal else "-",
+                    f"{BEFORE[(count, operation)]:.2f} s" if (count, operation) in BEFORE else "-",
+                    f"{time_theirs:.2f} s" if time_theirs is not None else "-",
+                    f"{time_theirs / best:.2f}x" if time_theirs is not None else "-",
+                )
+            )
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, tuple("-" * w for w in widths), *rows]:
+        print("| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths)) + " |")
+    floor = LATENCY + RUN_TIME + POLL
+    print(f"# create+wait floor by the brief's formula (latency + run + one poll): {floor:.2f} s")
+    print("# 'before': the issue's figures for replicate_min before the client-owned workers (not measured here)")
+    for name, measured in (("ours", ours), ("official", theirs)):
+        if measured:
+            growth = (measured["rss_after"] - measured["rss_before"]) / 2**20
+            print(
+                f"# {name}: RSS {measured['rss_before'] / 2**20:.1f} MB before the first round's N=300 calls, "
+                f"{measured['rss_after'] / 2**20:.1f} MB after (+{growth:.1f} MB), "
+                f"{measured['threads_after']} threads after; {measured['rss_start'] / 2**20:.1f} MB after the "
+                f"first call, {measured['rss_end'] / 2**20:.1f} MB at the end"
+            )
+    if args.json:
+        Path(args.json).write_text(json.dumps({"ours": ours, "official": theirs}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
