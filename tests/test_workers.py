@@ -46,6 +46,33 @@ class LoopThread:
     def submit(self, coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
 
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return self.submit(coroutine).result(JOIN)
+
+    def spawn(self, coroutines: List[Coroutine[Any, Any, T]]) -> List[asyncio.Task[T]]:
+        """Tasks on the loop for ``coroutines``, started (they run once the loop gets to them)."""
+
+        async def spawn() -> List[asyncio.Task[T]]:
+            return [asyncio.ensure_future(coroutine) for coroutine in coroutines]
+
+        return self.run(spawn())
+
+    def results(self, tasks: List[asyncio.Task[T]]) -> List[T]:
+        async def gather() -> List[T]:
+            return list(await asyncio.gather(*tasks))
+
+        return self.run(gather())
+
+    def cancel(self, tasks: List[asyncio.Task[Any]]) -> None:
+        """Cancels ``tasks`` on the loop and returns once they have all ended."""
+
+        async def cancel() -> None:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        self.run(cancel())
+
     def close(self) -> None:
         async def cancel_the_rest() -> None:
             tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
@@ -103,8 +130,8 @@ def workers_of(client: replicate_min.Client) -> Workers:
     return client.requester.workers
 
 
-def start_creates(loop: LoopThread, client: replicate_min.Client, count: int) -> List[concurrent.futures.Future[Any]]:
-    return [loop.submit(client.predictions.async_create(model=MODEL, input={"prompt": str(i)})) for i in range(count)]
+def start_creates(loop: LoopThread, client: replicate_min.Client, count: int) -> List[asyncio.Task[Any]]:
+    return loop.spawn([client.predictions.async_create(model=MODEL, input={"prompt": str(i)}) for i in range(count)])
 
 
 # -- at most max_concurrency in flight, and all of them at once ------------------------------------
@@ -122,9 +149,10 @@ def test_k_calls_are_in_flight_at_once_and_never_more(
         assert clock.waiters == K
         assert workers.busy == K
         assert workers.threads == K
-        assert sum(call.done() for call in calls) == (wave - 1) * K
+        ended = (wave - 1) * K
+        eventually(lambda: sum(call.done() for call in calls) == ended, "the earlier waves' tasks end")  # noqa: B023
         clock.advance(1.0)  # this wave is answered; the next K calls go out
-    ids = {call.result(JOIN).id for call in calls}
+    ids = {prediction.id for prediction in loop.results(calls)}
     assert len(ids) == 3 * K
     assert slow_fake.creates == 3 * K
     assert slow_fake.connections <= K  # one connection per slot, reused by the next waves
@@ -139,9 +167,7 @@ def test_cancelled_calls_free_their_workers_and_connections(
     calls = start_creates(loop, bounded, 3 * K)
     clock.wait_for_waiters(K, timeout=JOIN)
     assert workers.busy == K
-    for call in calls:
-        call.cancel()  # cancels the task on the loop: K in flight, 2K queued
-    eventually(lambda: all(call.done() for call in calls), "the tasks are cancelled")
+    loop.cancel(calls)  # K in flight, 2K queued
     assert all(call.cancelled() for call in calls)
     assert workers.busy == K  # a request already sent runs to its end on its worker...
     clock.advance(1.0)
@@ -154,7 +180,7 @@ def test_cancelled_calls_free_their_workers_and_connections(
     assert workers.busy == K
     assert len(slow_fake.requests) == 2 * K
     clock.advance(1.0)
-    assert all(call.result(JOIN).status == "starting" for call in more)
+    assert all(prediction.status == "starting" for prediction in loop.results(more))
     assert slow_fake.connections <= K
     eventually(lambda: workers.busy == 0, "the workers are idle again")
 
@@ -168,8 +194,7 @@ def test_a_call_queued_behind_busy_workers_is_sent_once_one_frees(
     time.sleep(0.05)
     assert len(slow_fake.requests) == K and not late.done()  # waits for a worker, not for the loop
     clock.advance(1.0)
-    for call in first:
-        call.result(JOIN)
+    loop.results(first)
     clock.wait_for_waiters(1, timeout=JOIN)
     assert slow_fake.requests[-1].method == "GET"
     clock.advance(1.0)
