@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import statistics
@@ -107,12 +108,62 @@ def serve() -> None:
 Operation = Callable[[], Awaitable[None]]
 
 
-def operations(kind: str, base_url: str, token: str) -> Tuple[Callable[[], Awaitable[str]], Dict[str, Any]]:
-    """A ``create`` returning a prediction id, and the operations to measure, for ``kind``'s client."""
+class Prediction:
+    """What the floor client keeps of a prediction: its id and status."""
+
+    def __init__(self, data: Dict[str, Any]) -> None:
+        self.id: str = data["id"]
+        self.status: str = data["status"]
+
+
+class RawClient:
+    """The floor: bare HTTP/1.1 on asyncio streams, on keep-alive connections opened beforehand.
+
+    One thread, no pool bookkeeping, no retries, no checks: the least a client can do
+    against this server on this machine.
+    """
+
+    def __init__(self, base_url: str, token: str) -> None:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(base_url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.head = f"Host: {parts.netloc}\r\nAuthorization: Bearer {token}\r\nAccept: application/json\r\n"
+        self.free: List[Tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def open(self, count: int) -> None:
+        while len(self.free) < count:
+            self.free.append(await asyncio.open_connection(self.host, self.port))
+
+    async def request(self, method: str, path: str, body: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        connection = self.free.pop() if self.free else await asyncio.open_connection(self.host, self.port)
+        reader, writer = connection
+        data = b"" if body is None else json.dumps(body).encode()
+        extra = f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n" if body is not None else ""
+        writer.write(f"{method} {path} HTTP/1.1\r\n{self.head}{extra}\r\n".encode() + data)
+        status = int((await reader.readline()).split()[1])
+        length = 0
+        while True:
+            line = await reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        answer: Dict[str, Any] = json.loads(await reader.readexactly(length))
+        self.free.append(connection)
+        if status >= 300:
+            raise RuntimeError(f"{method} {path}: status {status}")
+        return answer
+
+
+def operations(kind: str, base_url: str, token: str, max_concurrency: Optional[int]) -> Dict[str, Any]:
+    """``create`` (returns a prediction), ``get(id)`` and ``wait(prediction)`` on ``kind``'s client."""
     if kind == "ours":
         import replicate_min
 
-        ours = replicate_min.Client(api_token=token, base_url=base_url, poll_interval=POLL)
+        options: Dict[str, Any] = {} if max_concurrency is None else {"max_concurrency": max_concurrency}
+        ours = replicate_min.Client(api_token=token, base_url=base_url, poll_interval=POLL, **options)
 
         async def create() -> Any:
             return await ours.predictions.async_create(model=MODEL, input={"prompt": "x"})
@@ -123,7 +174,7 @@ def operations(kind: str, base_url: str, token: str) -> Tuple[Callable[[], Await
         async def wait(prediction: Any) -> None:
             await prediction.async_wait()
 
-    else:
+    elif kind == "official":
         import replicate  # type: ignore[import-not-found,unused-ignore]
 
         theirs = replicate.Client(api_token=token, base_url=base_url)
@@ -138,16 +189,26 @@ def operations(kind: str, base_url: str, token: str) -> Tuple[Callable[[], Await
         async def wait(prediction: Any) -> None:
             await prediction.async_wait()  # sleeps poll_interval, then async_reload(), until done
 
-    async def create_and_wait() -> None:
-        prediction = await create()
-        await wait(prediction)
-        if prediction.status != "succeeded":
-            raise RuntimeError(f"prediction {prediction.id} ended {prediction.status}")
+    else:
+        raw = RawClient(base_url, token)
 
-    async def first_id() -> str:
-        return str((await create()).id)
+        async def create() -> Any:
+            return Prediction(await raw.request("POST", f"/v1/models/{MODEL}/predictions", {"input": {"prompt": "x"}}))
 
-    return first_id, {"create": create, "get": get, "create+wait": create_and_wait}
+        async def get(id: str) -> None:
+            await raw.request("GET", f"/v1/predictions/{id}")
+
+        async def wait(prediction: Any) -> None:
+            while prediction.status not in ("succeeded", "failed", "canceled"):
+                await asyncio.sleep(POLL)
+                prediction.status = (await raw.request("GET", f"/v1/predictions/{prediction.id}"))["status"]
+
+        async def prepare() -> None:
+            await raw.open(max(COUNTS))
+
+        return {"create": create, "get": get, "wait": wait, "prepare": prepare}
+
+    return {"create": create, "get": get, "wait": wait}
 
 
 async def timed_gather(count: int, operation: Operation) -> Tuple[float, int]:
@@ -161,19 +222,35 @@ async def timed_gather(count: int, operation: Operation) -> Tuple[float, int]:
     return elapsed, len(errors)
 
 
-async def workload(kind: str, base_url: str, token: str, rounds: int) -> Dict[str, Any]:
+async def workload(kind: str, base_url: str, token: str, rounds: int, max_concurrency: Optional[int]) -> Dict[str, Any]:
     measured: Dict[str, Any] = {"times": {}, "errors": {}}
-    first_id, ops = operations(kind, base_url, token)
-    prediction_id = await first_id()  # also opens the first connection and starts the first worker
+    ops = operations(kind, base_url, token, max_concurrency)
+    if "prepare" in ops:
+        await ops["prepare"]()
+    create, get, wait = ops["create"], ops["get"], ops["wait"]
+
+    async def create_only() -> None:
+        await create()
+
+    async def create_and_wait() -> None:
+        prediction = await create()
+        await wait(prediction)
+        if prediction.status != "succeeded":
+            raise RuntimeError(f"prediction {prediction.id} ended {prediction.status}")
+
+    prediction_id = (await create()).id  # also opens the first connection and starts the first worker
     measured["rss_start"] = rss()
-    get = ops["get"]
+
+    async def get_one() -> None:
+        await get(prediction_id)
+
+    functions: Dict[str, Operation] = {"create": create_only, "get": get_one, "create+wait": create_and_wait}
     for number in range(rounds):
         for count in COUNTS:
             if count == 300 and number == 0:
                 measured["rss_before"] = rss()
             for operation in OPERATIONS:
-                function: Operation = (lambda: get(prediction_id)) if operation == "get" else ops[operation]
-                elapsed, errors = await timed_gather(count, function)
+                elapsed, errors = await timed_gather(count, functions[operation])
                 key = f"{count} {operation}"
                 measured["times"].setdefault(key, []).append(elapsed)
                 measured["errors"][key] = measured["errors"].get(key, 0) + errors
@@ -185,18 +262,22 @@ async def workload(kind: str, base_url: str, token: str, rounds: int) -> Dict[st
     return measured
 
 
-def run_workload(kind: str, base_url: str, token: str, rounds: int) -> None:
-    print(json.dumps(asyncio.run(workload(kind, base_url, token, rounds))))
+def run_workload(kind: str, base_url: str, token: str, rounds: int, max_concurrency: Optional[int]) -> None:
+    print(json.dumps(asyncio.run(workload(kind, base_url, token, rounds, max_concurrency))))
 
 
 # -- the table ----------------------------------------------------------------------------------
 
 
-def measure(python: str, kind: str, base_url: str, token: str, rounds: int, library: Path) -> Dict[str, Any]:
+def measure(
+    python: str, kind: str, base_url: str, token: str, rounds: int, library: Path, max_concurrency: Optional[int]
+) -> Dict[str, Any]:
     env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "PYTHONPATH": str(library) if kind == "ours" else ""}
     for name in ("REPLICATE_API_TOKEN", "REPLICATE_BASE_URL", "REPLICATE_POLL_INTERVAL"):
         env.pop(name, None)
     command = [python, str(Path(__file__).resolve()), "--workload", kind, base_url, token, "--rounds", str(rounds)]
+    if max_concurrency is not None:
+        command += ["--max-concurrency", str(max_concurrency)]
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     if result.returncode != 0:
         raise RuntimeError(f"the {kind} workload failed:\n{result.stderr}")
@@ -210,6 +291,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--official", help="the Python of a venv with replicate==1.0.7 installed")
     parser.add_argument("--library", help="the source tree whose replicate_min to measure (default: this one)")
+    parser.add_argument("--max-concurrency", type=int, help="replicate_min's Client(max_concurrency=...)")
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--workload", nargs=3, metavar=("KIND", "BASE_URL", "TOKEN"), help=argparse.SUPPRESS)
@@ -219,7 +301,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
     if args.workload:
         kind, base_url, token = args.workload
-        run_workload(kind, base_url, token, args.rounds)
+        run_workload(kind, base_url, token, args.rounds, args.max_concurrency)
         return 0
 
     official = args.official
@@ -231,9 +313,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     if official and subprocess.run([official, "-c", "import replicate"], capture_output=True).returncode != 0:
         official = None
     library = Path(args.library).resolve() if args.library else ROOT
+    settings = "default" if args.max_concurrency is None else str(args.max_concurrency)
     print(f"# {os.cpu_count()} cores, Python {sys.version.split()[0]}; medians of {args.rounds} rounds")
     print(f"# server: own process, latency {LATENCY} s, model run {RUN_TIME} s; poll interval {POLL} s")
-    print(f"# replicate_min from {library}; official: {official or 'not installed (pass --official)'}")
+    print(f"# replicate_min from {library}, max_concurrency {settings}")
+    print(f"# official: {official or 'not installed (pass --official)'}")
+    print("# floor: bare HTTP/1.1 on asyncio streams, keep-alive connections opened beforehand, one thread")
 
     server = subprocess.Popen(
         [sys.executable, str(Path(__file__).resolve()), "--serve"],
@@ -244,32 +329,37 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         assert server.stdout is not None
         base_url, token = server.stdout.readline().split()
-        ours = measure(sys.executable, "ours", base_url, token, args.rounds, library)
-        theirs = measure(official, "official", base_url, token, args.rounds, library) if official else None
+        run = functools.partial(measure, base_url=base_url, token=token, rounds=args.rounds, library=library)
+        floor = run(sys.executable, "floor", max_concurrency=None)
+        ours = run(sys.executable, "ours", max_concurrency=args.max_concurrency)
+        theirs = run(official, "official", max_concurrency=None) if official else None
     finally:
         server.communicate("", timeout=60)
 
     def median(measured: Optional[Dict[str, Any]], key: str) -> Optional[float]:
         return statistics.median(measured["times"][key]) if measured else None
 
-    header = ("N", "operation", "ours", "ideal", "ours/ideal", "goal", "before", "official", "official/ideal")
+    header = ("N", "operation", "ideal", "floor", "ours", "/ideal", "/floor", "goal", "before", "official", "/ideal")
     rows: List[Tuple[str, ...]] = []
     for count in COUNTS:
         for operation in OPERATIONS:
             key = f"{count} {operation}"
             best = ideal(operation)
+            time_floor = median(floor, key)
             time_ours = median(ours, key)
             time_theirs = median(theirs, key)
-            assert time_ours is not None
+            assert time_ours is not None and time_floor is not None
             goal = GOALS.get((count, operation))
             errors = ours["errors"][key]
             rows.append(
                 (
                     str(count),
                     operation,
-                    f"{time_ours:.2f} s" + (f" ({errors} errors)" if errors else ""),
                     f"{best:.2f} s",
+                    f"{time_floor:.2f} s",
+                    f"{time_ours:.2f} s" + (f" ({errors} errors)" if errors else ""),
                     f"{time_ours / best:.2f}x",
+                    f"{time_ours / time_floor:.2f}x",
                     (f"<= {goal:.2f} s " + ("ok" if time_ours <= goal else "MISSED")) if goal else "-",
                     f"{BEFORE[(count, operation)]:.2f} s" if (count, operation) in BEFORE else "-",
                     f"{time_theirs:.2f} s" if time_theirs is not None else "-",
@@ -279,20 +369,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, tuple("-" * w for w in widths), *rows]:
         print("| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths)) + " |")
-    floor = LATENCY + RUN_TIME + POLL
-    print(f"# create+wait floor by the brief's formula (latency + run + one poll): {floor:.2f} s")
-    print("# 'before': the issue's figures for replicate_min before the client-owned workers (not measured here)")
+    print(f"# create+wait by the brief's formula (latency + run + one poll): {LATENCY + RUN_TIME + POLL:.2f} s")
+    print("# before: the issue's figures for replicate_min before the client-owned workers (not measured here)")
     for name, measured in (("ours", ours), ("official", theirs)):
         if measured:
             growth = (measured["rss_after"] - measured["rss_before"]) / 2**20
             print(
-                f"# {name}: RSS {measured['rss_before'] / 2**20:.1f} MB before the first round's N=300 calls, "
-                f"{measured['rss_after'] / 2**20:.1f} MB after (+{growth:.1f} MB), "
-                f"{measured['threads_after']} threads after; {measured['rss_start'] / 2**20:.1f} MB after the "
-                f"first call, {measured['rss_end'] / 2**20:.1f} MB at the end"
+                f"# {name} RSS: {measured['rss_start'] / 2**20:.1f} MB after its first call; "
+                f"{measured['rss_before'] / 2**20:.1f} MB before the first N=300 calls, "
+                f"{measured['rss_after'] / 2**20:.1f} MB after them (+{growth:.1f} MB, "
+                f"{measured['threads_after']} threads); {measured['rss_end'] / 2**20:.1f} MB at the end"
             )
     if args.json:
-        Path(args.json).write_text(json.dumps({"ours": ours, "official": theirs}, indent=2))
+        Path(args.json).write_text(json.dumps({"floor": floor, "ours": ours, "official": theirs}, indent=2))
     return 0
 
 
