@@ -23,8 +23,9 @@ of N requests at once; what ours takes over the floor is the client's.
 Each client runs in a process of its own (``--workload``), the official client (replicate
 1.0.7) in its own venv, so none shares a GIL with the server or with another. A client
 process also reports its RSS (``VmRSS`` of ``/proc/self/status``) after its first call,
-before and after the first round's N=300 calls, and its thread count after them. Medians
-of ``--rounds``. ``--library`` measures the replicate_min of another source tree (e.g. an
+before and after its N=300 calls, and its thread count after them (the first round's
+process). Medians of ``--rounds``, each round a fresh process per client, interleaved.
+``--library`` measures the replicate_min of another source tree (e.g. an
 older commit exported with ``git archive``); ``--max-concurrency`` sets its client's
 ``max_concurrency`` (default: the library's). Takes about 30 s a round on 2 cores.
 """
@@ -320,7 +321,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         official = None
     library = Path(args.library).resolve() if args.library else ROOT
     settings = "default" if args.max_concurrency is None else str(args.max_concurrency)
-    print(f"# {os.cpu_count()} cores, Python {sys.version.split()[0]}; medians of {args.rounds} rounds")
+    print(f"# {os.cpu_count()} cores, Python {sys.version.split()[0]}; medians of {args.rounds} interleaved rounds")
     print(f"# server: own process, latency {LATENCY} s, model run {RUN_TIME} s; poll interval {POLL} s")
     print(f"# replicate_min from {library}, max_concurrency {settings}")
     print(f"# official: {official or 'not installed (pass --official)'}")
@@ -335,10 +336,21 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         assert server.stdout is not None
         base_url, token = server.stdout.readline().split()
-        run = functools.partial(measure, base_url=base_url, token=token, rounds=args.rounds, library=library)
-        floor = run(sys.executable, "floor", max_concurrency=None)
-        ours = run(sys.executable, "ours", max_concurrency=args.max_concurrency)
-        theirs = run(official, "official", max_concurrency=None) if official else None
+        run = functools.partial(measure, base_url=base_url, token=token, rounds=1, library=library)
+        kinds = [("floor", sys.executable, None), ("ours", sys.executable, args.max_concurrency)]
+        if official:
+            kinds.append(("official", official, None))
+        results: Dict[str, Dict[str, Any]] = {}
+        for _ in range(args.rounds):  # one process per client and round, interleaved: drift hits all alike
+            for kind, python, max_concurrency in kinds:
+                figures = run(python, kind, max_concurrency=max_concurrency)
+                if kind not in results:
+                    results[kind] = figures  # its RSS figures are the first round's
+                else:
+                    for key, times in figures["times"].items():
+                        results[kind]["times"][key] += times
+                        results[kind]["errors"][key] += figures["errors"][key]
+        floor, ours, theirs = results["floor"], results["ours"], results.get("official")
     finally:
         server.communicate("", timeout=60)
 
@@ -376,7 +388,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     for row in [header, tuple("-" * w for w in widths), *rows]:
         print("| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths)) + " |")
     print(f"# create+wait by the brief's formula (latency + run + one poll): {LATENCY + RUN_TIME + POLL:.2f} s")
-    print("# before: the issue's figures for replicate_min before the client-owned workers (not measured here)")
+    print("# before: the issue's figures, before the client-owned workers (--library on a git archive of 89128e9^)")
     for name, measured in (("ours", ours), ("official", theirs)):
         if measured:
             growth = (measured["rss_after"] - measured["rss_before"]) / 2**20
