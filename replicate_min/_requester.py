@@ -48,7 +48,7 @@ TOKEN_DOMAINS = ("replicate.com", "replicate.net", "replicate.delivery")
 #: The largest response body read by default: room for sync-mode answers with inline ``data:`` outputs.
 DEFAULT_MAX_RESPONSE_SIZE = 100 * 1024 * 1024
 #: Requests in flight at once per client (worker threads of the async twins, connections per origin).
-DEFAULT_MAX_CONCURRENCY = 128
+DEFAULT_MAX_CONCURRENCY = 512
 
 
 class UseClientDefault:

@@ -48,8 +48,6 @@ _Connection = Union["_HTTPConnection", "_HTTPSConnection"]
 _PoolKey = Tuple[bool, str, Optional[str]]
 Headers = http.client.HTTPMessage
 
-#: Idle connections kept per origin.
-MAX_IDLE_PER_ORIGIN = 16
 #: Seconds an idle connection is kept before it is closed rather than reused.
 KEEPALIVE_EXPIRY = 5.0
 #: The largest chunk size accepted in a chunked body (anything larger is a hostile server).
@@ -167,7 +165,10 @@ class _HTTPSConnection(http.client.HTTPSConnection):
 
 
 class _Pool:
-    """Connections per (https, host, tunnel host): idle ones to reuse, and a cap on those in use."""
+    """Connections per (https, host, tunnel host): idle ones to reuse, and a cap on those in use.
+
+    Up to ``max_per_origin`` idle connections are kept, each for ``KEEPALIVE_EXPIRY`` seconds.
+    """
 
     def __init__(self, max_per_origin: int) -> None:
         self.max_per_origin = max_per_origin
@@ -223,7 +224,7 @@ class _Pool:
             self._in_use[key] -= 1
             if keep and not self.closed:
                 idle = self._idle.setdefault(key, [])
-                if len(idle) < MAX_IDLE_PER_ORIGIN:
+                if len(idle) < self.max_per_origin:  # a burst's connections serve the next burst
                     idle.append((conn, time.monotonic()))  # type: ignore[arg-type]
                     conn = None
             if self._waiting:
