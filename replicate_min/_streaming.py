@@ -25,6 +25,9 @@ __all__ = ["MAX_RECONNECT_DELAY", "AsyncEventStream", "EventStream", "ReplayFilt
 #: The longest wait before a reconnect, in seconds, whatever the server's ``retry:`` asks.
 MAX_RECONNECT_DELAY = 30.0
 _END: Any = object()
+_OUTPUT = _EventType.OUTPUT
+#: Output data that may be a file (``FileOutput``): the rest is handed out as it came.
+_FILE_URL_PREFIXES = ("https:", "data:")
 
 
 def _order_key(event_id: str) -> Optional[Tuple[int, ...]]:
@@ -120,6 +123,7 @@ class EventStream:
         on_done: Optional[Callable[[ServerSentEvent], None]] = None,
         output: Optional[Callable[[str], str]] = None,
     ) -> None:
+        """``output`` turns an output event's ``https:``/``data:`` URL into what it hands out."""
         self._requester = requester
         self._url = url
         self._idle_timeout = idle_timeout
@@ -151,16 +155,17 @@ class EventStream:
                 self.close()
                 raise
         event = self._queue.popleft()
-        if event.event is _EventType.OUTPUT:
-            if self._output is not None:
+        kind = event.event
+        if kind is _OUTPUT:
+            if self._output is not None and event.data.startswith(_FILE_URL_PREFIXES):
                 event.data = self._output(event.data)
-        elif event.event is _EventType.DONE:
+        elif kind is _EventType.DONE:
             self._ended = True
             self._queue.clear()
             self.close()
             if self._on_done is not None:
                 self._on_done(event)
-        elif event.event is _EventType.ERROR:
+        elif kind is _EventType.ERROR:
             self._ended = True
             self.close()
             raise _model_error(event)
