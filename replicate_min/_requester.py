@@ -372,8 +372,8 @@ class Requester:
         headers = {"User-Agent": settings.user_agent, "Accept": "application/json", **settings.headers}
         if extra:
             headers.update(extra)
-        if self.may_send_token(url):
-            self.token()  # a missing or malformed token fails here, before anything is sent
+        if settings.api_token is None and self.may_send_token(url):
+            self.token()  # a missing or malformed env token fails here, before anything is sent
         return headers
 
     def authorization(self, url: str) -> Optional[str]:

@@ -328,9 +328,16 @@ class _KeepAliveHandler(urllib.request.AbstractHTTPHandler):
         # The token is asked for at each hop (a redirect may leave the origin it is for), and
         # passed straight to http.client: no local of this frame holds it while it waits.
         authorize: Optional[Callable[[str], Optional[str]]] = getattr(req, "authorize", None)
-        read_timeout = _remaining(req.timeout, deadline)
+        full_url = req.full_url
+        if deadline is None:
+            read_timeout, connect_timeout = req.timeout, self._connect_timeout
+        else:
+            read_timeout, connect_timeout = (
+                _remaining(req.timeout, deadline),
+                _remaining(self._connect_timeout, deadline),
+            )
         while True:
-            conn = self._pool.acquire(key, _remaining(self._connect_timeout, deadline))
+            conn = self._pool.acquire(key, connect_timeout)
             reused = conn is not None
             lease: Optional[_Lease] = None
             try:
@@ -342,9 +349,7 @@ class _KeepAliveHandler(urllib.request.AbstractHTTPHandler):
                 if conn.sock.gettimeout() != read_timeout:  # settimeout costs system calls
                     conn.sock.settimeout(read_timeout)
                 try:
-                    conn.request(
-                        req.get_method(), req.selector, req.data, _authorized(headers, authorize, req.full_url)
-                    )
+                    conn.request(req.get_method(), req.selector, req.data, _authorized(headers, authorize, full_url))
                 except (ValueError, TypeError) as exc:  # an illegal header or URL: nothing left
                     raise _NotSent(exc, unreachable=True) from exc
                 response = conn.getresponse()
@@ -361,7 +366,7 @@ class _KeepAliveHandler(urllib.request.AbstractHTTPHandler):
             break
         assert isinstance(response, _PooledResponse)
         response.lease = lease
-        response.url = req.get_full_url()
+        response.url = full_url
         response.msg = response.reason  # type: ignore[assignment]  # what urllib's do_open does
         response.code = response.status
         return response
@@ -476,6 +481,7 @@ class StreamResponse:
         self._response = response
         self._read_timeout = read_timeout
         self._deadline = deadline
+        self._closed = False
         self._lease = response.lease
         self.status: int = response.status
         self.headers: Headers = response.headers
@@ -530,7 +536,9 @@ class StreamResponse:
 
     def close(self) -> None:
         """Ends the response; its connection is reused only if the body was read to the end."""
-        self._response.close()
+        if not self._closed:
+            self._closed = True
+            self._response.close()
 
     def abort(self) -> None:
         """Breaks the connection from any thread, waking a ``read1`` blocked on it."""
@@ -721,9 +729,14 @@ class Transport:
         request.deadline = deadline  # type: ignore[attr-defined]
         request.authorize = authorize  # type: ignore[attr-defined]
         _log.debug("request %s %r", method, url)
-        response = _translated(
-            lambda: self._opener.open(request, timeout=read_timeout), method, url, sent=True, deadline=deadline
-        )
+        try:
+            response = self._opener.open(request, timeout=read_timeout)
+        except _NotSent as exc:
+            error = _translate(exc.cause, method, url, sent=False)
+            error._failure = Failure.UNREACHABLE if exc.unreachable else Failure.NOT_SENT  # type: ignore[attr-defined]
+            raise error from exc.cause
+        except (OSError, http.client.HTTPException, ValueError, OverflowError) as exc:
+            raise _translated(exc, method, url, deadline) from exc
         _log.debug("response %s %r: %d", method, url, response.status)
         return StreamResponse(response, read_timeout, deadline)
 
@@ -732,21 +745,14 @@ def _past(deadline: Optional[float], delay: float) -> bool:
     return deadline is not None and time.monotonic() + delay > deadline
 
 
-def _translated(call: Callable[[], Any], method: str, url: str, *, sent: bool, deadline: Optional[float]) -> Any:
-    """``call()``, with standard-library errors raised as library errors ``from`` the cause."""
-    try:
-        return call()
-    except _NotSent as exc:
-        error = _translate(exc.cause, method, url, sent=False)
-        error._failure = Failure.UNREACHABLE if exc.unreachable else Failure.NOT_SENT  # type: ignore[attr-defined]
-        raise error from exc.cause
-    except (OSError, http.client.HTTPException, ValueError, OverflowError) as exc:
-        if isinstance(exc, urllib.error.URLError) and not isinstance(exc.reason, BaseException):
-            sent = False  # urllib refused the URL itself ("unknown url type"): nothing left
-        if deadline is not None and time.monotonic() >= deadline:
-            outcome = "the request may have reached the server" if sent else "nothing was sent"
-            raise APITimeoutError(f"{method} {url!r} passed the call's deadline ({outcome})", sent=sent) from exc
-        raise _translate(exc, method, url, sent=sent) from exc
+def _translated(exc: BaseException, method: str, url: str, deadline: Optional[float]) -> APIConnectionError:
+    """The library error for a standard-library error raised while sending or awaiting the answer."""
+    sent = not (isinstance(exc, urllib.error.URLError) and not isinstance(exc.reason, BaseException))
+    # (urllib refusing the URL itself, "unknown url type", sent nothing)
+    if deadline is not None and time.monotonic() >= deadline:
+        outcome = "the request may have reached the server" if sent else "nothing was sent"
+        return APITimeoutError(f"{method} {url!r} passed the call's deadline ({outcome})", sent=sent)
+    return _translate(exc, method, url, sent=sent)
 
 
 def _translate(exc: BaseException, method: str, url: str, *, sent: bool) -> APIConnectionError:
