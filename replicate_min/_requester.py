@@ -51,6 +51,37 @@ DEFAULT_MAX_RESPONSE_SIZE = 100 * 1024 * 1024
 DEFAULT_MAX_CONCURRENCY = 512
 
 
+class Cancel:
+    """Set from any thread: breaks the connection a call is using (while it connects,
+    waits or reads) and stops its retries. One per call, or per stream across reconnects."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._lease: Any = None
+
+    def set(self) -> None:
+        self._event.set()
+        with self._lock:
+            lease = self._lease
+        if lease is not None:
+            lease.abort()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, seconds: float) -> bool:
+        """Sleeps ``seconds``, or less if set meanwhile; True if set."""
+        return self._event.wait(seconds)
+
+    def watch(self, lease: Any) -> None:
+        """The transport's connection for the call now (``lease.abort()`` breaks it)."""
+        with self._lock:
+            self._lease = lease
+        if self._event.is_set():
+            lease.abort()
+
+
 class UseClientDefault:
     """The type of ``USE_CLIENT_DEFAULT``: "take the client's setting" for a per-call option.
 
@@ -456,8 +487,12 @@ class Requester:
         headers: Optional[Mapping[str, str]] = None,
         read_timeout: Union[float, UseClientDefault, None] = USE_CLIENT_DEFAULT,
         deadline: Optional[float] = None,
+        cancel: Optional[Cancel] = None,
     ) -> StreamResponse:
-        """GETs ``url`` (token policy applied) and returns the response unread, whatever its status."""
+        """GETs ``url`` (token policy applied) and returns the response unread, whatever its status.
+
+        ``cancel`` breaks the call from any thread, even while it connects or waits to retry.
+        """
         settings = self.settings
         url = self.url(url)
         return self.transport.open_stream(
@@ -467,6 +502,7 @@ class Requester:
             read_timeout=settings.read_timeout if isinstance(read_timeout, UseClientDefault) else read_timeout,
             deadline=deadline,
             authorize=self.authorization,
+            cancel=cancel,
         )
 
     def open_stream(
@@ -476,6 +512,7 @@ class Requester:
         headers: Optional[Mapping[str, str]] = None,
         idle_timeout: Union[float, UseClientDefault, None] = USE_CLIENT_DEFAULT,
         deadline: Optional[float] = None,
+        cancel: Optional[Cancel] = None,
     ) -> StreamResponse:
         """Opens an event stream.
 
@@ -490,6 +527,7 @@ class Requester:
             headers={"Accept": "text/event-stream", "Cache-Control": "no-store", **(headers or {})},
             read_timeout=settings.stream_idle_timeout if isinstance(idle_timeout, UseClientDefault) else idle_timeout,
             deadline=deadline,
+            cancel=cancel,
         )
         if response.status >= 300:
             try:
@@ -562,7 +600,9 @@ def error_from_response(status: int, body: bytes) -> ReplicateError:
         return ReplicateError(status=status, body=text, **fields)
     snippet = _clean(" ".join(text.split())[:200])
     if 300 <= status < 400:
-        snippet = f"a {status} redirect was not followed (only GET requests follow redirects). {snippet}"
+        snippet = (
+            f"a {status} redirect was not followed (a create is never redirected; only http(s) targets are). {snippet}"
+        )
     return ReplicateError(status=status, detail=snippet or None, body=text)
 
 

@@ -17,7 +17,7 @@ from collections import deque
 from typing import Any, AsyncIterator, Callable, Deque, Generator, List, Optional, Tuple, Union
 
 from ._exceptions import APIConnectionError, StreamError
-from ._requester import USE_CLIENT_DEFAULT, Requester, UseClientDefault
+from ._requester import USE_CLIENT_DEFAULT, Cancel, Requester, UseClientDefault
 from ._sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent, SSEParser, _EventType
 
 __all__ = ["MAX_RECONNECT_DELAY", "AsyncEventStream", "EventStream", "ReplayFilter"]
@@ -135,8 +135,10 @@ class EventStream:
         self._replays = ReplayFilter()
         self._queue: Deque[ServerSentEvent] = deque()
         self._response: Any = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _response
+        self._reading = threading.Lock()  # held by the thread inside __next__
         self._closed = threading.Event()
+        self._cancel = Cancel()  # breaks the connection in use (connecting too) and stops retries
         self._ended = False  # done was handed out, or the server said the prediction finished
         self._at_end_of_body = False
         self._reconnects = 0
@@ -147,13 +149,16 @@ class EventStream:
     def __next__(self) -> ServerSentEvent:
         while not self._queue:
             if self._ended or self._closed.is_set():
-                self.close()
+                self._finish()
                 raise StopIteration
-            try:
-                self._fill()
-            except BaseException:
-                self.close()
-                raise
+            with self._reading:
+                try:
+                    self._fill()
+                except BaseException:
+                    if self._closed.is_set():
+                        continue  # close() broke the read or the connect: the stream just ends
+                    self._finish()
+                    raise
         event = self._queue.popleft()
         kind = event.event
         if kind is _OUTPUT:
@@ -172,12 +177,27 @@ class EventStream:
         return event
 
     def close(self) -> None:
-        """Closes the connection; safe to call from any thread, also while another reads."""
+        """Closes the connection; safe to call from any thread, also while another reads.
+
+        From another thread it only breaks the connection (a blocked read or connect
+        wakes up, retries stop); the reading thread then closes the response itself,
+        so no two threads ever work on one ``http.client`` response.
+        """
+        self._closed.set()
+        self._cancel.set()
+        if self._reading.acquire(blocking=False):  # nobody is reading: close it here
+            try:
+                self._finish()
+            finally:
+                self._reading.release()
+
+    def _finish(self) -> None:
+        """In the reading thread (or with no reader): ends the stream and closes its response."""
+        self._closed.set()
+        self._cancel.set()
         with self._lock:
-            self._closed.set()
             response, self._response = self._response, None
         if response is not None:
-            response.abort()
             response.close()
 
     @property
@@ -196,7 +216,9 @@ class EventStream:
     def _connect(self) -> Any:
         last_id = self._parser.last_event_id
         headers = {"Last-Event-ID": last_id} if last_id else None
-        response = self._requester.open_stream(self._url, headers=headers, idle_timeout=self._idle_timeout)
+        response = self._requester.open_stream(
+            self._url, headers=headers, idle_timeout=self._idle_timeout, cancel=self._cancel
+        )
         with self._lock:
             if self._closed.is_set():  # closed while connecting: this response is nobody's
                 response.close()

@@ -35,7 +35,8 @@ import time
 import urllib.error
 import urllib.request
 import weakref
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from collections import deque
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union
 
 from . import _log
 from ._exceptions import APIConnectionError, APITimeoutError, ResponseTooLargeError
@@ -79,33 +80,44 @@ class _NotSent(Exception):
 
 
 class _Lease:
-    """One connection lent by the pool to one response. Released exactly once."""
+    """One connection lent by the pool to one response. Released exactly once.
 
-    __slots__ = ("_aborted", "_conn", "_key", "_lock", "_pool")
+    It keeps the socket itself: http.client drops ``conn.sock`` as soon as an answer
+    says ``Connection: close``, and the socket then lives on inside the response alone.
+    """
+
+    __slots__ = ("_aborted", "_conn", "_key", "_lock", "_pool", "_sock")
 
     def __init__(self, pool: _Pool, key: _PoolKey, conn: _Connection) -> None:
         self._pool = pool
         self._key = key
         self._conn: Optional[_Connection] = conn
+        self._sock: Optional[socket.socket] = conn.sock
         self._lock = threading.Lock()
         self._aborted = False
+
+    @property
+    def alive(self) -> bool:
+        return self._conn is not None
 
     def release(self, reusable: bool) -> None:
         """Gives the connection back (to the idle list if ``reusable``, else closed)."""
         with self._lock:
-            conn, self._conn = self._conn, None
+            conn, self._conn, self._sock = self._conn, None, None
         if conn is not None:
             self._pool.put_back(self._key, conn, reusable and not self._aborted)
 
     def abort(self) -> None:
-        """Shuts the socket down, from any thread; does nothing once released."""
+        """Shuts the socket down, from any thread, waking a blocked read; nothing once released."""
         with self._lock:
-            conn = self._conn
-            if conn is None or conn.sock is None:
+            sock = self._sock
+            if sock is None:
                 return
             self._aborted = True
             try:
-                conn.sock.shutdown(socket.SHUT_RDWR)
+                # socket.socket's own shutdown: an SSLSocket's would first drop its TLS
+                # state, and a read racing it could then take ciphertext for the answer.
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
             except OSError:
                 pass
 
@@ -172,7 +184,7 @@ class _Pool:
 
     def __init__(self, max_per_origin: int) -> None:
         self.max_per_origin = max_per_origin
-        self._idle: Dict[_PoolKey, List[Tuple[_Connection, float]]] = {}
+        self._idle: Dict[_PoolKey, Deque[Tuple[_Connection, float]]] = {}
         self._in_use: Dict[_PoolKey, int] = {}
         self._lock = threading.Lock()  # the fast path takes only this (a C lock)
         self._changed = threading.Condition(self._lock)  # for the rare wait for a free slot
@@ -196,7 +208,7 @@ class _Pool:
                 idle = self._idle.get(key)
                 if not idle:
                     return None
-                conn, since = idle.pop()
+                conn, since = idle.pop()  # the most recently used: the likeliest to be alive
             if now - since < KEEPALIVE_EXPIRY and _is_usable(conn):
                 return conn
             conn.close()
@@ -220,17 +232,24 @@ class _Pool:
     def put_back(self, key: _PoolKey, conn: Optional[_Connection], reusable: bool) -> None:
         """Returns a slot, with its connection kept idle if ``reusable``, else closed."""
         keep = reusable and conn is not None and conn.sock is not None
+        expired: List[_Connection] = []
+        now = time.monotonic()
         with self._lock:
             self._in_use[key] -= 1
-            if keep and not self.closed:
-                idle = self._idle.setdefault(key, [])
-                if len(idle) < self.max_per_origin:  # a burst's connections serve the next burst
-                    idle.append((conn, time.monotonic()))  # type: ignore[arg-type]
-                    conn = None
+            idle = self._idle.get(key)
+            if idle is None:
+                idle = self._idle[key] = deque()
+            while idle and now - idle[0][1] >= KEEPALIVE_EXPIRY:  # the oldest go first
+                expired.append(idle.popleft()[0])
+            if keep and not self.closed and len(idle) < self.max_per_origin:
+                idle.append((conn, now))  # type: ignore[arg-type]  # a burst's connections serve the next
+                conn = None
             if self._waiting:
                 self._changed.notify_all()  # waiters may be for other origins
         if conn is not None:
-            conn.close()
+            expired.append(conn)
+        for old in expired:
+            old.close()
 
     def close(self) -> None:
         with self._lock:
@@ -346,6 +365,9 @@ class _KeepAliveHandler(urllib.request.AbstractHTTPHandler):
                 lease = _Lease(self._pool, key, conn)
                 if deadline is not None:  # a server that dribbles bytes must not outlast it
                     _watchdog().arm(deadline, lease)
+                cancel = getattr(req, "cancel", None)
+                if cancel is not None:
+                    cancel.watch(lease)
                 if conn.sock.gettimeout() != read_timeout:  # settimeout costs system calls
                     conn.sock.settimeout(read_timeout)
                 try:
@@ -398,6 +420,7 @@ class _Watchdog:
         self._changed = threading.Condition(threading.Lock())
         self._due: List[Tuple[float, int, _Lease]] = []
         self._count = 0
+        self._compact_at = 1024
         threading.Thread(target=self._run, name="replicate-min-deadlines", daemon=True).start()
 
     def arm(self, deadline: float, lease: _Lease) -> None:
@@ -406,6 +429,10 @@ class _Watchdog:
         with self._changed:
             self._count += 1
             heapq.heappush(self._due, (deadline, self._count, lease))
+            if len(self._due) >= self._compact_at:  # calls that ended in time: forget them
+                self._due = [entry for entry in self._due if entry[2].alive]
+                heapq.heapify(self._due)
+                self._compact_at = max(1024, 2 * len(self._due))
             if self._due[0][2] is lease:
                 self._changed.notify()
 
@@ -436,8 +463,21 @@ class _RedirectHandler(urllib.request.HTTPRedirectHandler):
     """urllib's redirects for GET and HEAD only, to http(s) only, credentials kept home.
 
     A redirected create is never followed: urllib would turn a POST answered with
-    301/302/303 into a GET of the target, and return that as the new prediction.
+    301/302/303 into a GET of the target, and return that as the new prediction. A
+    redirect that is not followed goes back to the caller as the 3xx answer it is.
     """
+
+    def http_error_302(self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any) -> Any:
+        try:
+            return super().http_error_302(req, fp, code, msg, headers)
+        except (urllib.error.HTTPError, ValueError):
+            # urllib refuses some targets itself (another scheme, a URL it cannot parse)
+            # before reading the answer: it goes back to the caller, which closes it.
+            return fp
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_302
+    if hasattr(urllib.request.HTTPRedirectHandler, "http_error_308"):  # Python 3.11+
+        http_error_308 = http_error_302
 
     def redirect_request(
         self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any, newurl: str
@@ -452,12 +492,18 @@ class _RedirectHandler(urllib.request.HTTPRedirectHandler):
             return None
         if new is not None:
             fp.close()  # the body of a redirect is not read: its connection is not reused
-            new.remove_header("Proxy-Authorization")  # the ProxyHandler adds it again if due
+            # urllib stores names capitalized ("Proxy-authorization"): match them in any case
+            drop = {"proxy-authorization"}  # the ProxyHandler adds it again if the proxy is due
             if origin_of(newurl) != origin_of(req.full_url):
-                new.remove_header("Authorization")
+                drop.add("authorization")
+            for name in [name for name in new.headers if name.lower() in drop]:
+                del new.headers[name]
+            for name in [name for name in new.unredirected_hdrs if name.lower() in drop]:
+                del new.unredirected_hdrs[name]
             new.idempotent = getattr(req, "idempotent", False)  # type: ignore[attr-defined]
             new.deadline = getattr(req, "deadline", None)  # type: ignore[attr-defined]
             new.authorize = getattr(req, "authorize", None)  # type: ignore[attr-defined]
+            new.cancel = getattr(req, "cancel", None)  # type: ignore[attr-defined]
         return new
 
 
@@ -502,6 +548,7 @@ class StreamResponse:
 
     def _failed(self, exc: BaseException) -> APIConnectionError:
         """The library error for a read that failed; the response is closed."""
+        _forget_locals(exc)
         self.close()
         if self._deadline is not None and time.monotonic() >= self._deadline:
             return APITimeoutError(f"reading {self.url!r} passed the call's deadline")
@@ -655,20 +702,23 @@ class Transport:
         read_timeout: Optional[float],
         deadline: Optional[float] = None,
         authorize: Optional[Callable[[str], Optional[str]]] = None,
+        cancel: Any = None,
     ) -> StreamResponse:
         """GETs ``url`` and returns the response with its body unread, whatever its status.
 
-        Retried as ``send`` retries a GET. Close the response when done.
+        Retried as ``send`` retries a GET. Close the response when done. ``cancel`` (a
+        ``_requester.Cancel``) set from another thread breaks the connection in use, even
+        while it connects, and stops the retries.
         """
 
         def once() -> StreamResponse:
-            return self._open("GET", url, headers, None, True, read_timeout, deadline, authorize)
+            return self._open("GET", url, headers, None, True, read_timeout, deadline, authorize, cancel)
 
         def retry_after(response: StreamResponse) -> Optional[float]:
             return parse_retry_after(response.headers.get("retry-after"), b"", time.time())
 
         stream: StreamResponse = self._with_retries(
-            once, retry_after, lambda response: response.close(), "GET", url, True, retry, deadline
+            once, retry_after, lambda response: response.close(), "GET", url, True, retry, deadline, cancel
         )
         return stream
 
@@ -682,11 +732,14 @@ class Transport:
         idempotent: bool,
         retry: RetryPolicy,
         deadline: Optional[float],
+        cancel: Any = None,
     ) -> Any:
         attempt = 0
         while True:
             try:
                 result = once()
+            except ResponseTooLargeError:
+                raise  # the same body would come again
             except APIConnectionError as exc:
                 failure = Failure.SENT if exc.sent else getattr(exc, "_failure", Failure.NOT_SENT)
                 delay = retry.delay(attempt, idempotent=idempotent, failure=failure, jitter=random.random())
@@ -708,7 +761,10 @@ class Transport:
                     return result
                 discard(result)
                 _log.debug("retrying %s %r in %.2f s after status %d", method, url, delay, status)
-            time.sleep(delay)
+            if cancel is None:
+                time.sleep(delay)
+            elif cancel.wait(delay):
+                raise APIConnectionError(f"{method} {url!r} was cancelled", sent=False)
             attempt += 1
 
     def _open(
@@ -721,13 +777,17 @@ class Transport:
         read_timeout: Optional[float],
         deadline: Optional[float],
         authorize: Optional[Callable[[str], Optional[str]]],
+        cancel: Any = None,
     ) -> StreamResponse:
+        if cancel is not None and cancel.is_set():
+            raise APIConnectionError(f"{method} {url!r} was cancelled", sent=False)
         if deadline is not None and deadline <= time.monotonic():
             raise APITimeoutError(f"{method} {url!r} was not sent: the deadline had passed", sent=False)
         request = urllib.request.Request(url, data=body, headers=headers, method=method)
         request.idempotent = idempotent  # type: ignore[attr-defined]
         request.deadline = deadline  # type: ignore[attr-defined]
         request.authorize = authorize  # type: ignore[attr-defined]
+        request.cancel = cancel  # type: ignore[attr-defined]
         _log.debug("request %s %r", method, url)
         try:
             response = self._opener.open(request, timeout=read_timeout)
@@ -750,14 +810,24 @@ def _translated(exc: BaseException, method: str, url: str, deadline: Optional[fl
     sent = not (isinstance(exc, urllib.error.URLError) and not isinstance(exc.reason, BaseException))
     # (urllib refusing the URL itself, "unknown url type", sent nothing)
     if deadline is not None and time.monotonic() >= deadline:
+        _forget_locals(exc)
         outcome = "the request may have reached the server" if sent else "nothing was sent"
         return APITimeoutError(f"{method} {url!r} passed the call's deadline ({outcome})", sent=sent)
     return _translate(exc, method, url, sent=sent)
 
 
+def _forget_locals(exc: BaseException) -> None:
+    """Clears the locals of the frames an error passed through (http.client's hold the
+    request's headers, token included), so a traceback printer cannot show them."""
+    import traceback
+
+    traceback.clear_frames(exc.__traceback__)
+
+
 def _translate(exc: BaseException, method: str, url: str, *, sent: bool) -> APIConnectionError:
     # Messages name the error's type and the OS's reason, never the exception's text in
     # full: http.client quotes header values there, and a header may hold the token.
+    _forget_locals(exc)
     if isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, BaseException):
         exc = exc.reason
     where = f"{method} {url!r}"
