@@ -11,11 +11,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
-from replicate_min.testing import FakeReplicate, tokens
+from replicate_min.testing import FakeReplicate, ManualClock, tokens
 
 
 @pytest.fixture
@@ -79,10 +79,55 @@ def test_run_sends_a_file(cli_fake: FakeReplicate, tmp_path: Path) -> None:
     assert result.stdout.strip() == "data:text/plain;base64,ZmlsZSBib2R5"
 
 
-def test_run_stream_prints_tokens_as_they_arrive(cli_fake: FakeReplicate) -> None:
-    result = cli(cli_fake, "run", "replicate-min/tokens", "-i", "prompt=a b c", "--stream")
-    assert (result.returncode, result.stdout) == (0, "a b c\n")
-    assert any(r.path.startswith("/v1/streams/") for r in cli_fake.requests)
+def wait_for(condition: Callable[[], bool], limit: float = 60) -> None:
+    """Waits for a state of the fake another process brings about; ``limit`` real seconds is a safety net."""
+    end = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < end, "never happened"
+        time.sleep(0.005)
+
+
+def read_until(process: subprocess.Popen[bytes], wanted: bytes, limit: float = 60) -> bytes:
+    """Reads the process's stdout until ``wanted`` is in it (``limit`` real seconds is a safety net)."""
+    assert process.stdout is not None
+    received = b""
+    end = time.monotonic() + limit
+    while wanted not in received:
+        assert time.monotonic() < end, received
+        ready, _, _ = select.select([process.stdout], [], [], 1.0)
+        if ready:
+            data = os.read(process.stdout.fileno(), 4096)
+            assert data, received  # the CLI closed stdout without printing it
+            received += data
+    return received
+
+
+def test_run_stream_prints_tokens_as_they_arrive() -> None:
+    # A ManualClock fake: the stream is open before any token is due, and each token comes when
+    # the test says (on real time a loaded machine could see it all finish before the stream opens).
+    clock = ManualClock()
+    with FakeReplicate(clock=clock, start_delay=1, step=1) as fake:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "replicate_min", "run", "replicate-min/tokens", "-i", "prompt=a b c", "--stream"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=environment(fake),
+        )
+        try:
+            wait_for(lambda: fake.creates == 1)
+            clock.advance(1)  # it starts; the CLI sees it processing and opens the stream
+            clock.wait_for_waiters(1, timeout=60)  # the stream waits for the first token
+            clock.advance(1)
+            first = read_until(process, b"a")  # printed before the other tokens exist
+            clock.advance(3)
+            stdout, stderr = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+        assert (process.returncode, first + stdout, stderr) == (0, b"a b c\n", b"")
+        assert first == b"a"
+        assert any(r.path.startswith("/v1/streams/") for r in fake.requests)
 
 
 def test_run_json_prints_the_final_prediction(cli_fake: FakeReplicate) -> None:
@@ -185,11 +230,16 @@ def test_ctrl_c_cancels_the_prediction_and_exits_130(cli_fake: FakeReplicate) ->
         text=True,
         env=environment(cli_fake),
     )
-    deadline = time.monotonic() + 10
-    while not any(r.method == "GET" for r in cli_fake.requests) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=10)
+    try:
+        deadline = time.monotonic() + 60  # a safety net: the wait is for the CLI's first poll
+        while not any(r.method == "GET" for r in cli_fake.requests) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
     assert process.returncode == 130, stderr
     [record] = cli_fake.predictions_created
     assert record.status == "canceled"
@@ -211,7 +261,12 @@ def test_serve_fake_prints_its_url_and_token_and_serves(tmp_path: Path) -> None:
         client.close()
     finally:
         process.send_signal(signal.SIGINT)
-        process.communicate(timeout=10)
+        try:
+            process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
     assert process.returncode == 0
 
 
