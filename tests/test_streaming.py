@@ -29,12 +29,14 @@ def outputs(events: List[ServerSentEvent]) -> List[str]:
     return [e.data for e in events if e.event == "output"]
 
 
-def wait_until(condition: Any, seconds: float = 3.0) -> bool:
+def wait_until(condition: Any, seconds: float = 60.0) -> bool:
+    """Waits for the fake to see what the client did (a connection closed): it answers as soon as it
+    does; ``seconds`` is a safety net only, long enough for a loaded machine."""
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         if condition():
             return True
-        time.sleep(0.02)
+        time.sleep(0.005)
     return condition()  # type: ignore[no-any-return]
 
 
