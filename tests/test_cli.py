@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import select
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 import pytest
 
-from replicate_min.testing import FakeReplicate, ManualClock, tokens
+from replicate_min.testing import FakeReplicate, ManualClock
 
 
 @pytest.fixture
@@ -277,41 +276,25 @@ def test_demo_runs_without_token_or_network() -> None:
     assert "6. The same output by polling" in result.stdout and result.stderr == ""
 
 
-def test_the_progress_line_shows_on_a_terminal(cli_fake: FakeReplicate) -> None:
-    def slow(input: Any) -> list[str]:
-        time.sleep(0.3)
-        return tokens({"prompt": "one two three four five six"})
+def test_the_progress_line_shows_on_a_terminal() -> None:
+    from tests.test_cli_terminal import Terminal
 
-    cli_fake.add_model("test/slow", slow)
-    cli_fake.step = 0.1
-    leader, follower = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "replicate_min", "run", "test/slow"],
-        stdout=subprocess.PIPE,
-        stderr=follower,
-        text=True,
-        env=environment(cli_fake),
-    )
-    os.close(follower)
-    screen = b""
-    while True:
-        ready, _, _ = select.select([leader], [], [], 15)
-        if not ready:
-            break
-        try:
-            data = os.read(leader, 4096)
-        except OSError:  # the child closed the terminal
-            break
-        if not data:
-            break
-        screen += data
-    stdout, _ = process.communicate(timeout=15)
-    os.close(leader)
-    text = screen.decode()
-    assert process.returncode == 0
+    # A ManualClock fake: the CLI is shown each state (starting, then processing with progress)
+    # for as long as the test needs, so the check does not depend on how fast it polls.
+    clock = ManualClock()
+    with FakeReplicate(clock=clock, start_delay=1, step=1) as fake:
+        args = ("run", "replicate-min/tokens", "-i", "prompt=one two three four five six")
+        with Terminal(fake, *args, pipe_stdout=True) as terminal:
+            terminal.read_until(lambda t: b"starting" in t.screen)
+            clock.advance(2)  # it starts, and emits its first token
+            terminal.read_until(lambda t: b"/6" in t.screen)
+            clock.advance(10)
+            code = terminal.finish()
+    text = terminal.screen.decode()
+    assert code == 0
     assert "\r\x1b[K" in text and "processing" in text
     assert "%" in text and "/6" in text and "[" in text
-    assert json.loads(stdout) == ["one", " two", " three", " four", " five", " six"]
+    assert json.loads(terminal.out) == ["one", " two", " three", " four", " five", " six"]
 
 
 def test_no_progress_line_when_stderr_is_not_a_terminal(cli_fake: FakeReplicate) -> None:

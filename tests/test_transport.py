@@ -149,7 +149,9 @@ def retry_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return recorder.slept
 
 
-def test_retry_after_as_an_http_date_is_honoured(client: Client, fake: FakeReplicate, retry_sleeps: list[float]) -> None:
+def test_retry_after_as_an_http_date_is_honoured(
+    client: Client, fake: FakeReplicate, retry_sleeps: list[float]
+) -> None:
     # a date 2 s ahead, to the whole second: between 1 and 2 s from now
     fake.fail_next(status=429, headers={"Retry-After": email.utils.formatdate(time.time() + 2, usegmt=True)})
     client.predictions.list()
