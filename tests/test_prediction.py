@@ -247,6 +247,7 @@ def test_async_wait_holds_no_thread_while_many_predictions_are_awaited(fake: Fak
         await asyncio.gather(*waits)
         return answered
 
-    # 40 waits on a default executor of a handful of threads: a get still answers at once.
-    assert asyncio.run(main()) < 0.5
+    # 40 waits on a default executor of a handful of threads: a get still answers at once. Waits
+    # that held threads would hold them until their 3 s timeout: the bound leaves a loaded machine room.
+    assert asyncio.run(main()) < 2
     client.close()
