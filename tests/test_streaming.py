@@ -42,7 +42,9 @@ def wait_until(condition: Any, seconds: float = 60.0) -> bool:
 
 def endless_prediction_with_no_open_connection(client: Client, fake: FakeReplicate) -> Prediction:
     """A prediction that never ends, with one output event ready, and the client's idle
-    pooled connection closed: a stream's connection is then the only one open."""
+    pooled connection closed: a stream's connection is then the only one open. The fake notices
+    a closed connection when it next writes: frequent keep-alives make that soon."""
+    fake.keepalive_interval = 0.02
     prediction = client.predictions.create(model="replicate-min/forever", input={})
     fake.update(prediction.id, events=[("output", "one")])
     client.close()
