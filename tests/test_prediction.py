@@ -203,6 +203,7 @@ def test_an_unbound_prediction_acts_through_the_default_client(
         unbound.reload()  # the default client has no token yet
     monkeypatch.setenv("REPLICATE_API_TOKEN", fake.token)
     monkeypatch.setenv("REPLICATE_BASE_URL", fake.base_url)
+    monkeypatch.setenv("REPLICATE_POLL_INTERVAL", "0.01")  # not the default half second
     replicate_min._client.reset_default_client()
     unbound.wait()
     assert unbound.status == "succeeded" and unbound.output == "x"
