@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from typing import Iterator
 
 import pytest
@@ -43,3 +44,9 @@ def client(fake: FakeReplicate) -> Iterator[replicate_min.Client]:
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("PYTHONHASHSEED", "0")
+    # A job started in the background by a non-interactive shell (`pytest ... &`, as a CI script
+    # or a load test does) inherits SIGINT ignored, and an ignored signal stays ignored across
+    # exec: the CLI subprocesses that tests interrupt with SIGINT (a Ctrl-C) would never see it
+    # and hang. Tests start their children as a terminal would, with SIGINT delivered.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -50,7 +50,8 @@ class Replay:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # a short poll: shutdown() waits up to one poll (0.5 s by default) at the end of every test
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
         host, port = self.server.server_address[:2]
         self.base_url = f"http://{host}:{port}"
 

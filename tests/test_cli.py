@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import select
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Callable, Iterator
 
 import pytest
 
-from replicate_min.testing import FakeReplicate, tokens
+from replicate_min.testing import FakeReplicate, ManualClock
 
 
 @pytest.fixture
@@ -79,10 +78,55 @@ def test_run_sends_a_file(cli_fake: FakeReplicate, tmp_path: Path) -> None:
     assert result.stdout.strip() == "data:text/plain;base64,ZmlsZSBib2R5"
 
 
-def test_run_stream_prints_tokens_as_they_arrive(cli_fake: FakeReplicate) -> None:
-    result = cli(cli_fake, "run", "replicate-min/tokens", "-i", "prompt=a b c", "--stream")
-    assert (result.returncode, result.stdout) == (0, "a b c\n")
-    assert any(r.path.startswith("/v1/streams/") for r in cli_fake.requests)
+def wait_for(condition: Callable[[], bool], limit: float = 60) -> None:
+    """Waits for a state of the fake another process brings about; ``limit`` real seconds is a safety net."""
+    end = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < end, "never happened"
+        time.sleep(0.005)
+
+
+def read_until(process: subprocess.Popen[bytes], wanted: bytes, limit: float = 60) -> bytes:
+    """Reads the process's stdout until ``wanted`` is in it (``limit`` real seconds is a safety net)."""
+    assert process.stdout is not None
+    received = b""
+    end = time.monotonic() + limit
+    while wanted not in received:
+        assert time.monotonic() < end, received
+        ready, _, _ = select.select([process.stdout], [], [], 1.0)
+        if ready:
+            data = os.read(process.stdout.fileno(), 4096)
+            assert data, received  # the CLI closed stdout without printing it
+            received += data
+    return received
+
+
+def test_run_stream_prints_tokens_as_they_arrive() -> None:
+    # A ManualClock fake: the stream is open before any token is due, and each token comes when
+    # the test says (on real time a loaded machine could see it all finish before the stream opens).
+    clock = ManualClock()
+    with FakeReplicate(clock=clock, start_delay=1, step=1) as fake:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "replicate_min", "run", "replicate-min/tokens", "-i", "prompt=a b c", "--stream"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=environment(fake),
+        )
+        try:
+            wait_for(lambda: fake.creates == 1)
+            clock.advance(1)  # it starts; the CLI sees it processing and opens the stream
+            clock.wait_for_waiters(1, timeout=60)  # the stream waits for the first token
+            clock.advance(1)
+            first = read_until(process, b"a")  # printed before the other tokens exist
+            clock.advance(3)
+            stdout, stderr = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+        assert (process.returncode, first + stdout, stderr) == (0, b"a b c\n", b"")
+        assert first == b"a"
+        assert any(r.path.startswith("/v1/streams/") for r in fake.requests)
 
 
 def test_run_json_prints_the_final_prediction(cli_fake: FakeReplicate) -> None:
@@ -185,11 +229,16 @@ def test_ctrl_c_cancels_the_prediction_and_exits_130(cli_fake: FakeReplicate) ->
         text=True,
         env=environment(cli_fake),
     )
-    deadline = time.monotonic() + 10
-    while not any(r.method == "GET" for r in cli_fake.requests) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=10)
+    try:
+        deadline = time.monotonic() + 60  # a safety net: the wait is for the CLI's first poll
+        while not any(r.method == "GET" for r in cli_fake.requests) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
     assert process.returncode == 130, stderr
     [record] = cli_fake.predictions_created
     assert record.status == "canceled"
@@ -211,7 +260,12 @@ def test_serve_fake_prints_its_url_and_token_and_serves(tmp_path: Path) -> None:
         client.close()
     finally:
         process.send_signal(signal.SIGINT)
-        process.communicate(timeout=10)
+        try:
+            process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
     assert process.returncode == 0
 
 
@@ -222,41 +276,25 @@ def test_demo_runs_without_token_or_network() -> None:
     assert "6. The same output by polling" in result.stdout and result.stderr == ""
 
 
-def test_the_progress_line_shows_on_a_terminal(cli_fake: FakeReplicate) -> None:
-    def slow(input: Any) -> list[str]:
-        time.sleep(0.3)
-        return tokens({"prompt": "one two three four five six"})
+def test_the_progress_line_shows_on_a_terminal() -> None:
+    from tests.test_cli_terminal import Terminal
 
-    cli_fake.add_model("test/slow", slow)
-    cli_fake.step = 0.1
-    leader, follower = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "replicate_min", "run", "test/slow"],
-        stdout=subprocess.PIPE,
-        stderr=follower,
-        text=True,
-        env=environment(cli_fake),
-    )
-    os.close(follower)
-    screen = b""
-    while True:
-        ready, _, _ = select.select([leader], [], [], 15)
-        if not ready:
-            break
-        try:
-            data = os.read(leader, 4096)
-        except OSError:  # the child closed the terminal
-            break
-        if not data:
-            break
-        screen += data
-    stdout, _ = process.communicate(timeout=15)
-    os.close(leader)
-    text = screen.decode()
-    assert process.returncode == 0
+    # A ManualClock fake: the CLI is shown each state (starting, then processing with progress)
+    # for as long as the test needs, so the check does not depend on how fast it polls.
+    clock = ManualClock()
+    with FakeReplicate(clock=clock, start_delay=1, step=1) as fake:
+        args = ("run", "replicate-min/tokens", "-i", "prompt=one two three four five six")
+        with Terminal(fake, *args, pipe_stdout=True) as terminal:
+            terminal.read_until(lambda t: b"starting" in t.screen)
+            clock.advance(2)  # it starts, and emits its first token
+            terminal.read_until(lambda t: b"/6" in t.screen)
+            clock.advance(10)
+            code = terminal.finish()
+    text = terminal.screen.decode()
+    assert code == 0
     assert "\r\x1b[K" in text and "processing" in text
     assert "%" in text and "/6" in text and "[" in text
-    assert json.loads(stdout) == ["one", " two", " three", " four", " five", " six"]
+    assert json.loads(terminal.out) == ["one", " two", " three", " four", " five", " six"]
 
 
 def test_no_progress_line_when_stderr_is_not_a_terminal(cli_fake: FakeReplicate) -> None:

@@ -184,6 +184,7 @@ def test_predictions_list_and_all_share_one_shape_with_limit(cli_fake: FakeRepli
 
 
 def test_run_no_wait_prints_the_id(cli_fake: FakeReplicate) -> None:
+    cli_fake.start_delay = 3600  # still "starting" when the second create is answered, however loaded the machine
     result = cli(cli_fake, "run", "replicate-min/forever", "--no-wait")
     [record] = cli_fake.predictions_created
     assert (result.returncode, result.stdout, result.stderr) == (0, record.id + "\n", "")

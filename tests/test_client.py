@@ -15,6 +15,7 @@ from replicate_min.testing import FakeReplicate
 def test_token_is_read_from_the_environment_when_a_request_is_made(
     fake: FakeReplicate, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    fake.start_delay = 3600  # still "starting" when the answer is written, however loaded the machine
     client = Client(base_url=fake.base_url)
     monkeypatch.setenv("REPLICATE_API_TOKEN", fake.token)
     prediction = client.predictions.create(model="replicate-min/echo", input={"prompt": "x"})

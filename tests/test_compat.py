@@ -12,7 +12,7 @@ from typing import Any, Iterator
 import pytest
 
 import replicate_min as replicate
-from replicate_min.testing import FakeReplicate, tokens
+from replicate_min.testing import WAIT, FakeReplicate, tokens
 
 FLUX = "black-forest-labs/flux-schnell"
 LLAMA = "meta/meta-llama-3-70b-instruct"
@@ -20,12 +20,20 @@ CLIPDRAW = "kvfrans/clipdraw"
 CLIPDRAW_VERSION = "5797a99edc939ea0e9242d5e8c9cb3bc7d125b1eac21bda852e5cb79ede2cd9b"
 
 
+def frames_once_looked_at(fake: FakeReplicate) -> Iterator[Any]:
+    """CLIPDRAW's three frames, made only once the client has read a prediction back: a slow model,
+    without timing, so a background prediction is still running when it is created or canceled."""
+    while not any(r.method == "GET" and r.path.startswith("/v1/predictions/") for r in fake.requests):
+        yield WAIT
+    yield from (f"frame {i}" for i in range(3))
+
+
 @pytest.fixture(autouse=True)
 def official_models(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeReplicate]:
     with FakeReplicate(start_delay=0.02, step=0.01) as fake:
         fake.add_model(FLUX, lambda input: ["https://replicate.delivery/xezq/output-0.webp"])
         fake.add_model(LLAMA, tokens)
-        fake.add_model(CLIPDRAW, lambda input: [f"frame {i}" for i in range(3)], version=CLIPDRAW_VERSION)
+        fake.add_model(CLIPDRAW, lambda input: frames_once_looked_at(fake), version=CLIPDRAW_VERSION)
         monkeypatch.setenv("REPLICATE_API_TOKEN", fake.token)
         monkeypatch.setenv("REPLICATE_BASE_URL", fake.base_url)
         monkeypatch.setenv("REPLICATE_POLL_INTERVAL", "0.01")

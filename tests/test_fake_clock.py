@@ -434,7 +434,8 @@ def test_latency_on_real_time_is_a_real_delay_and_concurrent_requests_overlap() 
         requests = [InThread(lambda: call(fake, "GET", "/v1/predictions")) for _ in range(20)]
         assert [r.result()[0] for r in requests] == [200] * 20
         elapsed = time.monotonic() - started
-    assert 0.3 <= elapsed < 0.9, elapsed  # twenty 0.3 s delays at once, not one after another
+    # twenty 0.3 s delays at once, not one after another (6 s): the bound leaves a loaded machine room
+    assert 0.3 <= elapsed < 3, elapsed
 
 
 def test_an_endless_generator_with_no_step_does_not_hang_a_reader(clock: ManualClock) -> None:

@@ -203,6 +203,7 @@ def test_an_unbound_prediction_acts_through_the_default_client(
         unbound.reload()  # the default client has no token yet
     monkeypatch.setenv("REPLICATE_API_TOKEN", fake.token)
     monkeypatch.setenv("REPLICATE_BASE_URL", fake.base_url)
+    monkeypatch.setenv("REPLICATE_POLL_INTERVAL", "0.01")  # not the default half second
     replicate_min._client.reset_default_client()
     unbound.wait()
     assert unbound.status == "succeeded" and unbound.output == "x"
@@ -247,6 +248,7 @@ def test_async_wait_holds_no_thread_while_many_predictions_are_awaited(fake: Fak
         await asyncio.gather(*waits)
         return answered
 
-    # 40 waits on a default executor of a handful of threads: a get still answers at once.
-    assert asyncio.run(main()) < 0.5
+    # 40 waits on a default executor of a handful of threads: a get still answers at once. Waits
+    # that held threads would hold them until their 3 s timeout: the bound leaves a loaded machine room.
+    assert asyncio.run(main()) < 2
     client.close()

@@ -95,7 +95,7 @@ def test_wait_and_cancel_after_work_on_every_endpoint(client: Client, fake: Fake
 
 def test_the_read_timeout_grows_to_fit_the_wait(fake: FakeReplicate) -> None:
     def slow(input: dict[str, Any]) -> str:
-        time.sleep(0.5)
+        time.sleep(0.35)  # longer than the 0.2 s read timeout
         return "slow"
 
     fake.add_model("test/slow", slow)

@@ -33,6 +33,8 @@ NEEDS_NETWORK = [  # pip fetches packages: not runnable offline, and not here
     "python3 -m venv .venv && .venv/bin/pip install -q tox && .venv/bin/tox run-parallel --parallel-live\n",
     "pip install replicate-min\n",
 ]
+# The blocks poll the fake, which answers at once: no need for the default half second between polls.
+POLL_INTERVAL = "0.02"
 RUNNABLE = [block for block in SHELL_BLOCKS if block not in NEEDS_NETWORK and block != SERVER_BLOCK]
 
 
@@ -101,6 +103,7 @@ def test_readme_shell_block_runs(served: Dict[str, str], index: int, tmp_path: P
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("REPLICATE_")}
     env.update(PYTHONPATH=str(ROOT), NO_PROXY="127.0.0.1,localhost", PATH=f"{bin_dir}{os.pathsep}{env['PATH']}")
+    env["REPLICATE_POLL_INTERVAL"] = POLL_INTERVAL
     exports = "".join(f"export {name}={shlex.quote(value)}\n" for name, value in served.items())
     result = subprocess.run(
         ["bash", "-e", "-o", "pipefail", "-c", exports + RUNNABLE[index]],
@@ -118,6 +121,7 @@ def test_readme_shell_block_runs(served: Dict[str, str], index: int, tmp_path: P
 def test_readme_python_block_runs(served: Dict[str, str], index: int, monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in served.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv("REPLICATE_POLL_INTERVAL", POLL_INTERVAL)
     reset_default_client()  # the default client reads the environment just set
     exec(compile(PYTHON_BLOCKS[index], f"README example {index + 1}", "exec"), {"__name__": "__readme__"})
 

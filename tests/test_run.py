@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from typing import Any, Iterator
 
@@ -11,7 +12,7 @@ import pytest
 import replicate_min
 from replicate_min import Client, ModelError, PredictionCanceledError, WaitTimeoutError
 from replicate_min._run import parse_ref
-from replicate_min.testing import FakeReplicate
+from replicate_min.testing import WAIT, FakeReplicate, ManualClock
 
 VERSION = "a" * 64
 
@@ -51,16 +52,33 @@ def test_run_by_version_never_looks_the_version_up(client: Client, fake: FakeRep
     assert [r.json()["version"] for r in fake.requests] == [version, version]
 
 
-def test_a_wait_answer_still_processing_is_polled_to_the_end(client: Client, fake: FakeReplicate) -> None:
-    def slow(input: Any) -> Iterator[str]:
+def test_a_wait_answer_still_processing_is_polled_to_the_end() -> None:
+    def slow(input: Any) -> Iterator[Any]:
         yield "partial"
-        time.sleep(1.5)
+        yield from [WAIT] * 4  # " done" comes after the 1 s hold has ended
         yield " done"
 
-    fake.add_model("test/slow", slow)
-    assert client.run("test/slow", wait=1) == ["partial", " done"]
-    methods = [r.method for r in fake.requests]
-    assert methods[0] == "POST" and "GET" in methods
+    clock = ManualClock()
+    with FakeReplicate(clock=clock, start_delay=0.1, step=0.2) as fake:
+        fake.add_model("test/slow", slow)
+        with Client(api_token=fake.token, base_url=fake.base_url, poll_interval=0.01) as client:
+            result: list[Any] = []
+            runner = threading.Thread(target=lambda: result.append(client.run("test/slow", wait=1)), daemon=True)
+            runner.start()
+            try:
+                clock.wait_for_waiters(1, timeout=60)  # the create is held
+                clock.advance(1)  # the hold ends: "processing", with "partial"
+                end = time.monotonic() + 60  # a safety net: the wait is for the client's first poll
+                while not any(r.method == "GET" for r in fake.requests):
+                    assert time.monotonic() < end and runner.is_alive()
+                    time.sleep(0.005)
+                assert runner.is_alive()  # still polling: the output is not complete
+                clock.advance(10)
+            finally:
+                runner.join(60)
+        assert result == [["partial", " done"]]
+        methods = [r.method for r in fake.requests]
+        assert methods[0] == "POST" and "GET" in methods
 
 
 def test_run_without_wait_polls(client: Client, fake: FakeReplicate) -> None:
@@ -91,7 +109,7 @@ def test_run_raises_a_clear_error_when_canceled_or_aborted(client: Client, fake:
 def test_run_timeout_is_an_overall_deadline(client: Client, fake: FakeReplicate) -> None:
     started = time.monotonic()
     with pytest.raises(WaitTimeoutError):
-        client.run("replicate-min/forever", timeout=1.5)
+        client.run("replicate-min/forever", timeout=1.2)
     assert time.monotonic() - started < 3
     assert fake.requests[0].headers["prefer"] == "wait=1"  # the hold fits inside the deadline
 

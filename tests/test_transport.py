@@ -44,7 +44,8 @@ def test_a_dropped_client_closes_its_pooled_connections(fake: FakeReplicate) -> 
     assert wait_for(lambda: fake.open_connections == 0)
 
 
-def wait_for(condition: Any, seconds: float = 3.0) -> bool:
+def wait_for(condition: Any, seconds: float = 60.0) -> bool:
+    """Waits for the fake to see what the client did; ``seconds`` is a safety net only."""
     end = time.monotonic() + seconds
     while time.monotonic() < end and not condition():
         time.sleep(0.02)
@@ -124,18 +125,47 @@ def test_429_is_retried_even_for_a_create(client: Client, fake: FakeReplicate, h
     assert fake.creates == 1 and len(fake.requests) == 2
 
 
-def test_retry_after_as_an_http_date_is_honoured(client: Client, fake: FakeReplicate) -> None:
+class _SleepRecorder:
+    """The transport's ``time`` module, whose ``sleep`` records the delay instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+@pytest.fixture
+def retry_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The delays the transport waits between attempts, recorded rather than slept: a test checks
+    the waits themselves, not the wall clock (which a loaded machine stretches)."""
+    from replicate_min import _transport
+
+    recorder = _SleepRecorder()
+    monkeypatch.setattr(_transport, "time", recorder)
+    return recorder.slept
+
+
+def test_retry_after_as_an_http_date_is_honoured(
+    client: Client, fake: FakeReplicate, retry_sleeps: list[float]
+) -> None:
+    # a date 2 s ahead, to the whole second: between 1 and 2 s from now
     fake.fail_next(status=429, headers={"Retry-After": email.utils.formatdate(time.time() + 2, usegmt=True)})
-    started = time.monotonic()
     client.predictions.list()
-    assert 0.9 <= time.monotonic() - started < 5
+    [delay] = retry_sleeps
+    assert 0.9 <= delay <= 2
+    assert len(fake.requests) == 2
 
 
-def test_a_body_retry_after_is_honoured(client: Client, fake: FakeReplicate) -> None:
+def test_a_body_retry_after_is_honoured(client: Client, fake: FakeReplicate, retry_sleeps: list[float]) -> None:
     fake.fail_next(status=429, body={"detail": "Request was throttled.", "retry_after": 1})
-    started = time.monotonic()
     client.predictions.list()
-    assert 0.9 <= time.monotonic() - started < 5
+    [delay] = retry_sleeps
+    assert 0.9 <= delay <= 1.1
+    assert len(fake.requests) == 2
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
@@ -219,13 +249,14 @@ def test_retries_give_up_after_max_retries(fake: FakeReplicate) -> None:
     client.close()
 
 
-def test_backoff_grows_exponentially(fake: FakeReplicate) -> None:
+def test_backoff_grows_exponentially(fake: FakeReplicate, retry_sleeps: list[float]) -> None:
     client = Client(api_token=fake.token, base_url=fake.base_url, max_retries=3, retry_backoff=0.1)
     fake.fail_next(status=503, times=3)
-    started = time.monotonic()
     client.predictions.list()
-    # 0.1, 0.2 and 0.4 s, each times a jitter of 0.5 to 1: between 0.35 and 0.7 s
-    assert 0.3 <= time.monotonic() - started < 2
+    # 0.1, 0.2 and 0.4 s, each times a jitter of 0.5 to 1
+    assert len(retry_sleeps) == 3
+    for delay, base in zip(retry_sleeps, (0.1, 0.2, 0.4)):
+        assert base * 0.5 <= delay <= base, retry_sleeps
     client.close()
 
 

@@ -162,6 +162,10 @@ class RawServer:
 
     def close(self) -> None:
         self.stopping.set()
+        try:  # wakes the acceptor at once (closing alone waits out its 0.1 s accept timeout)
+            self._listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self._listener.close()
         self._acceptor.join(JOIN_TIMEOUT)
         with self.lock:
