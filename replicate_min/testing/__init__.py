@@ -381,6 +381,10 @@ class FakeReplicate:
             self._driver.stop(list(self._predictions.values()))
             sockets = list(self._sockets)
         if self._server is not None:
+            try:  # wakes the accept loop now, instead of at its next poll
+                self._server.socket.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             self._server.shutdown()
             self._server.server_close()
         for sock in sockets:
