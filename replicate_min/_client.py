@@ -7,12 +7,11 @@ JSON, errors) <- the resources (``_prediction``, ``_files``, ``_webhooks``,
 
 from __future__ import annotations
 
-import threading
+from _thread import allocate_lock  # threading's Lock, without importing threading
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Dict, Generic, Iterable, Mapping, NoReturn, Optional, TypeVar, Union, overload
 
 from ._exceptions import excerpt
-from ._files import Files
 from ._prediction import Predictions
 from ._requester import (
     DEFAULT_BASE_URL,
@@ -29,10 +28,11 @@ from ._requester import (
 from ._run import parse_ref
 from ._run import run as _run
 from ._streaming import AsyncEventStream, EventStream
-from ._webhooks import Webhooks
 
 if TYPE_CHECKING:  # made on first use: most programs never ask for these namespaces
     from ._deployments import Deployments, Models
+    from ._files import Files
+    from ._webhooks import Webhooks
 
 T = TypeVar("T")
 
@@ -166,8 +166,20 @@ class Client:
     def _init(self, requester: Requester) -> None:
         self.requester = requester
         self.predictions = Predictions(requester)
-        self.files = Files(requester)
-        self.webhooks = Webhooks(requester)
+
+    @cached_property
+    def files(self) -> Files:
+        """``client.files``: upload, fetch and delete files (``/v1/files``)."""
+        from ._files import Files
+
+        return Files(self.requester)
+
+    @cached_property
+    def webhooks(self) -> Webhooks:
+        """``client.webhooks``: the signing secret and ``validate``."""
+        from ._webhooks import Webhooks
+
+        return Webhooks(self.requester)
 
     @cached_property
     def models(self) -> Models:
@@ -398,7 +410,7 @@ def _create_options(
 
 
 _default: Optional[Client] = None
-_default_lock = threading.Lock()
+_default_lock = allocate_lock()
 
 
 def get_default_client() -> Client:

@@ -42,7 +42,6 @@ from ._exceptions import (
     WaitTimeoutError,
     excerpt,
 )
-from ._files import transform_output
 from ._pagination import Page, parse_page
 from ._requester import USE_CLIENT_DEFAULT, Requester, UseClientDefault, check_seconds, check_url, default_requester
 from ._sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent
@@ -442,6 +441,8 @@ class Prediction:
         def finished() -> bool:
             self.reload()
             return self.done
+
+        from ._files import transform_output  # files load when a stream first needs them
 
         return EventStream(
             self.requester,

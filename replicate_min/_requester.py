@@ -10,12 +10,11 @@ started on the first async call.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import sys
-import threading
 import time
+from _thread import allocate_lock  # threading's Lock, without importing threading
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple, TypeVar, Union
 
@@ -56,8 +55,10 @@ class Cancel:
     waits or reads) and stops its retries. One per call, or per stream across reconnects."""
 
     def __init__(self) -> None:
+        import threading  # streams only: not on a plain request's path
+
         self._event = threading.Event()
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
         self._lease: Any = None
 
     def set(self) -> None:
@@ -112,7 +113,7 @@ def check_seconds(name: str, value: Any, *, allow_none: bool = False) -> Optiona
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         none = " or None (no limit)" if allow_none else ""
         raise TypeError(f"{name} must be a number of seconds{none}, got {excerpt(value)}")
-    if not 0 <= value < math.inf:
+    if not 0 <= value < float("inf"):
         raise ValueError(f"{name} must be a finite number of seconds, zero or more, got {value!r}")
     return float(value)
 
@@ -194,7 +195,7 @@ def normalize_base_url(value: Any, *, allow_http: bool) -> str:
     return url
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared by identity: a change makes a new one
 class Settings:
     """A client's configuration, validated as a whole. Build one with ``Settings.build``.
 
@@ -295,7 +296,7 @@ class Requester:
         self.settings = settings
         self._transport: Optional[Transport] = None
         self._workers: Optional[Workers] = None
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
         self._sightings: Dict[str, None] = {}  # recent unknown statuses, oldest first
         self._retries: Optional[Tuple[Settings, RetryPolicy]] = None
 
@@ -632,7 +633,7 @@ def decode_json(status: int, body: bytes, url: str) -> Any:
 
 
 _default: Optional[Requester] = None
-_default_lock = threading.Lock()
+_default_lock = allocate_lock()
 
 
 def default_requester() -> Requester:

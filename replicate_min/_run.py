@@ -7,7 +7,6 @@ import time
 from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 from ._exceptions import excerpt
-from ._files import transform_output
 from ._prediction import OWNER_NAME, Prediction, Predictions, check_outcome
 from ._requester import Requester, check_seconds
 
@@ -42,6 +41,8 @@ def output_of(prediction: Prediction, use_file_output: Optional[bool] = False) -
     """
     check_outcome(prediction)
     if use_file_output:
+        from ._files import transform_output
+
         return transform_output(prediction.output, prediction.requester)
     return prediction.output
 

@@ -12,7 +12,6 @@ One iteration protocol: ``EventStream`` is its own iterator (``__iter__`` return
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 from typing import Any, AsyncIterator, Callable, Deque, Generator, List, Optional, Tuple, Union
 
@@ -135,6 +134,8 @@ class EventStream:
         self._replays = ReplayFilter()
         self._queue: Deque[ServerSentEvent] = deque()
         self._response: Any = None
+        import threading  # loaded with the first stream, not with the client
+
         self._lock = threading.Lock()  # guards _response
         self._reading = threading.Lock()  # held by the thread inside __next__
         self._closed = threading.Event()

@@ -30,11 +30,11 @@ import http.client
 import random
 import select
 import socket
-import threading
 import time
 import urllib.error
 import urllib.request
 import weakref
+from _thread import allocate_lock  # threading's Lock; threading itself loads only if needed
 from collections import deque
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union
 
@@ -93,7 +93,7 @@ class _Lease:
         self._key = key
         self._conn: Optional[_Connection] = conn
         self._sock: Optional[socket.socket] = conn.sock
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
         self._aborted = False
 
     @property
@@ -186,8 +186,8 @@ class _Pool:
         self.max_per_origin = max_per_origin
         self._idle: Dict[_PoolKey, Deque[Tuple[_Connection, float]]] = {}
         self._in_use: Dict[_PoolKey, int] = {}
-        self._lock = threading.Lock()  # the fast path takes only this (a C lock)
-        self._changed = threading.Condition(self._lock)  # for the rare wait for a free slot
+        self._lock = allocate_lock()  # the fast path takes only this (a C lock)
+        self._changed: Any = None  # a Condition on _lock, made for the first wait for a free slot
         self._waiting = 0
         self.closed = False
 
@@ -216,6 +216,10 @@ class _Pool:
     def _wait_for_slot(self, key: _PoolKey, wait: Optional[float]) -> int:
         """With the lock held: waits until ``key`` has a free slot; returns its count in use."""
         limit = None if wait is None else time.monotonic() + wait
+        if self._changed is None:
+            import threading
+
+            self._changed = threading.Condition(self._lock)
         self._waiting += 1
         try:
             while True:
@@ -417,6 +421,8 @@ class _Watchdog:
     """
 
     def __init__(self) -> None:
+        import threading  # only programs with deadlines start this thread
+
         self._changed = threading.Condition(threading.Lock())
         self._due: List[Tuple[float, int, _Lease]] = []
         self._count = 0
@@ -448,7 +454,7 @@ class _Watchdog:
 
 
 _WATCHDOG: List[_Watchdog] = []
-_WATCHDOG_LOCK = threading.Lock()
+_WATCHDOG_LOCK = allocate_lock()
 
 
 def _watchdog() -> _Watchdog:
