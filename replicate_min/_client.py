@@ -22,7 +22,6 @@ from ._requester import (
     Settings,
     UseClientDefault,
     default_requester,
-    error_from_response,
     reset_default_requester,
 )
 from ._run import parse_ref
@@ -250,16 +249,11 @@ class Client:
         """
         if not isinstance(url, str):
             raise TypeError(f"url must be a string, got {excerpt(url)}")
-        if url.startswith("data:"):
-            from ._files import decode_data_url
-
-            return decode_data_url(url)
-        if not url.startswith(("https://", "http://")):
+        if not url.startswith(("https://", "http://", "data:")):
             raise ValueError(f"url must be a data:, https: or http: URL, got {url[:40]!r}")
-        response = self.requester.send("GET", url, headers={"Accept": "*/*"})
-        if response.status >= 300:
-            raise error_from_response(response.status, response.body)
-        return bytes(response.body)
+        from ._files import FileOutput
+
+        return FileOutput(url, self.requester).read()
 
     async def async_download(self, url: str) -> bytes:
         """Async ``download``."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Generator, Optional,
 
 from ._exceptions import ValidationError, excerpt
 from ._requester import Requester, decode_json, encode_json
-from ._urls import path_segment
+from ._urls import FILE_URL_PREFIXES, path_segment
 
 if TYPE_CHECKING:
     from ._transport import StreamResponse
@@ -378,16 +378,7 @@ class FileOutput(str):
             chunks.close()
 
     def _open(self) -> StreamResponse:
-        from ._requester import error_from_response
-
-        response = self._requester.open_get(self.url, headers={"Accept": "*/*"})
-        if response.status >= 300:
-            try:
-                body = response.read(1 << 20)
-            finally:
-                response.close()
-            raise error_from_response(response.status, body)
-        return response
+        return self._requester.open_get(self.url, headers={"Accept": "*/*"})
 
 
 def transform_output(value: Any, requester: Requester) -> Any:
@@ -396,6 +387,6 @@ def transform_output(value: Any, requester: Requester) -> Any:
         return {key: transform_output(item, requester) for key, item in value.items()}
     if isinstance(value, list):
         return [transform_output(item, requester) for item in value]
-    if isinstance(value, str) and value.startswith(("https:", "data:")):
+    if isinstance(value, str) and value.startswith(FILE_URL_PREFIXES):
         return FileOutput(value, requester)
     return value

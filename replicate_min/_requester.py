@@ -490,13 +490,16 @@ class Requester:
         deadline: Optional[float] = None,
         cancel: Optional[Cancel] = None,
     ) -> StreamResponse:
-        """GETs ``url`` (token policy applied) and returns the response unread, whatever its status.
+        """GETs ``url`` (token policy applied) and returns the answer with its body unread.
 
         ``cancel`` breaks the call from any thread, even while it connects or waits to retry.
+
+        Raises:
+            ReplicateError: an error status (the answer's body, at most 1 MiB, is read for it).
         """
         settings = self.settings
         url = self.url(url)
-        return self.transport.open_stream(
+        response = self.transport.open_stream(
             url,
             self._headers(url, headers),
             retry=self._retry_policy(settings),
@@ -505,6 +508,13 @@ class Requester:
             authorize=self.authorization,
             cancel=cancel,
         )
+        if response.status >= 300:
+            try:
+                body = response.read(min(settings.max_response_size, 1 << 20))
+            finally:
+                response.close()
+            raise error_from_response(response.status, body)
+        return response
 
     def open_stream(
         self,
@@ -530,12 +540,6 @@ class Requester:
             deadline=deadline,
             cancel=cancel,
         )
-        if response.status >= 300:
-            try:
-                body = response.read(min(settings.max_response_size, 1 << 20))
-            finally:
-                response.close()
-            raise error_from_response(response.status, body)
         content_type = response.headers.get("content-type") or ""
         if content_type.split(";")[0].strip().lower() != "text/event-stream":
             response.close()

@@ -18,6 +18,7 @@ from typing import Any, AsyncIterator, Callable, Deque, Generator, List, Optiona
 from ._exceptions import APIConnectionError, StreamError
 from ._requester import USE_CLIENT_DEFAULT, Cancel, Requester, UseClientDefault
 from ._sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent, SSEParser, _EventType
+from ._urls import FILE_URL_PREFIXES
 
 __all__ = ["MAX_RECONNECT_DELAY", "AsyncEventStream", "EventStream", "ReplayFilter"]
 
@@ -25,8 +26,6 @@ __all__ = ["MAX_RECONNECT_DELAY", "AsyncEventStream", "EventStream", "ReplayFilt
 MAX_RECONNECT_DELAY = 30.0
 _END: Any = object()
 _OUTPUT = _EventType.OUTPUT
-#: Output data that may be a file (``FileOutput``): the rest is handed out as it came.
-_FILE_URL_PREFIXES = ("https:", "data:")
 
 
 def _order_key(event_id: str) -> Optional[Tuple[int, ...]]:
@@ -163,7 +162,8 @@ class EventStream:
         event = self._queue.popleft()
         kind = event.event
         if kind is _OUTPUT:
-            if self._output is not None and event.data.startswith(_FILE_URL_PREFIXES):
+            # only data that names a file becomes a FileOutput; the rest is handed out as it came
+            if self._output is not None and event.data.startswith(FILE_URL_PREFIXES):
                 event.data = self._output(event.data)
         elif kind is _EventType.DONE:
             self._ended = True

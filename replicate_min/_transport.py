@@ -465,6 +465,10 @@ def _watchdog() -> _Watchdog:
     return _WATCHDOG[0]
 
 
+#: What ``Transport._open`` sets on a ``urllib.request.Request`` for the handlers, with defaults.
+_CALL_OPTIONS: Dict[str, Any] = {"idempotent": False, "deadline": None, "authorize": None, "cancel": None}
+
+
 class _RedirectHandler(urllib.request.HTTPRedirectHandler):
     """urllib's redirects for GET and HEAD only, to http(s) only, credentials kept home.
 
@@ -506,10 +510,8 @@ class _RedirectHandler(urllib.request.HTTPRedirectHandler):
                 del new.headers[name]
             for name in [name for name in new.unredirected_hdrs if name.lower() in drop]:
                 del new.unredirected_hdrs[name]
-            new.idempotent = getattr(req, "idempotent", False)  # type: ignore[attr-defined]
-            new.deadline = getattr(req, "deadline", None)  # type: ignore[attr-defined]
-            new.authorize = getattr(req, "authorize", None)  # type: ignore[attr-defined]
-            new.cancel = getattr(req, "cancel", None)  # type: ignore[attr-defined]
+            for name, default in _CALL_OPTIONS.items():  # the next hop is the same call
+                setattr(new, name, getattr(req, name, default))
         return new
 
 

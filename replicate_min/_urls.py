@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-__all__ = ["is_loopback", "origin_of", "path_segment"]
+__all__ = ["FILE_URL_PREFIXES", "is_loopback", "origin_of", "path_segment"]
+
+#: Output strings that name a file (a ``FileOutput``), as the official client decides it.
+FILE_URL_PREFIXES = ("https:", "data:")
 
 
 def origin_of(url: str) -> tuple[str, str, int]:
