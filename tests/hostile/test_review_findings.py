@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
+from types import SimpleNamespace
 from typing import Any, Callable, Dict, List
 
 import pytest
@@ -139,21 +141,25 @@ def test_a_body_too_large_is_not_fetched_again(raw: RawFactory) -> None:
 def test_expired_idle_connections_are_closed_even_when_newer_ones_are_reused(
     raw: RawFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(transport, "KEEPALIVE_EXPIRY", 0.2)
+    # The pool's clock is the test's: a burst's connections go idle at 0 s; at 4 s one of
+    # them serves a request (and is idle again from then); at 6 s the others are past the
+    # 5 s expiry. Reuse takes the newest, so only a sweep from the old end closes them.
+    now = [0.0]
+    monkeypatch.setattr(transport, "time", SimpleNamespace(monotonic=lambda: now[0], sleep=time.sleep, time=time.time))
     server = raw(serve_each(lambda request: response(200, prediction("abc", "processing"))))
     client = _client(server)
 
     async def burst() -> None:
-        import asyncio
-
         await asyncio.gather(*(client.predictions.async_get("abc") for _ in range(20)))
-
-    import asyncio
 
     asyncio.run(burst())
     pool = client.requester.transport._pool
-    assert sum(len(idle) for idle in pool._idle.values()) > 1
-    time.sleep(0.3)  # the burst's connections expire (the patched expiry is the point of the test)
+    burst_size = sum(len(idle) for idle in pool._idle.values())
+    assert burst_size > 1
+    now[0] = 4.0
+    client.predictions.get("abc")
+    assert sum(len(idle) for idle in pool._idle.values()) == burst_size  # nothing expired yet
+    now[0] = 6.0
     client.predictions.get("abc")
     assert sum(len(idle) for idle in pool._idle.values()) == 1  # the old ones were swept
 
