@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["FILE_URL_PREFIXES", "is_loopback", "origin_of", "path_segment"]
+__all__ = ["FILE_URL_PREFIXES", "is_loopback", "origin_of", "path_segment", "valid_host"]
 
 #: Output strings that name a file (a ``FileOutput``), as the official client decides it.
 FILE_URL_PREFIXES = ("https:", "data:")
@@ -15,6 +15,35 @@ def origin_of(url: str) -> tuple[str, str, int]:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     return scheme, (parts.hostname or "").lower(), parts.port or (443 if scheme == "https" else 80)
+
+
+_NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_")
+
+
+def valid_host(host: str) -> bool:
+    """True for a host a request may be sent to: an ASCII name of letters, digits, ``.``,
+    ``-`` and ``_``, or an IP literal (IPv6 as ``urlsplit().hostname`` gives it, without
+    brackets or a zone).
+
+    ``host`` is the host as written in the URL. A percent-escape is refused outright:
+    urllib decodes the host before it connects or writes ``CONNECT host:port``, so an
+    escaped CR, LF, space or NUL would reach the wire (or a proxy) as itself, and a
+    suffix check on the escaped text (``….replicate.delivery``) says nothing of the
+    host that is really contacted. Names outside ASCII are given in their ``xn--`` form.
+    """
+    if not host or len(host) > 253:
+        return False
+    if _NAME_CHARACTERS.issuperset(host):
+        return host[0] not in ".-" and ".." not in host
+    if ":" in host and "%" not in host:
+        import ipaddress
+
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return False
+        return True
+    return False
 
 
 def is_loopback(host: str) -> bool:

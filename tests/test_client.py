@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import copy
+import inspect
 import json
 import sys
 
 import pytest
 
 import replicate_min
-from replicate_min import Client, ReplicateException
+from replicate_min import (
+    APITimeoutError,
+    Client,
+    Prediction,
+    ReplicateError,
+    ReplicateException,
+)
 from replicate_min.testing import FakeReplicate
 
 
@@ -198,3 +206,50 @@ def test_client_close_keeps_it_usable(client: Client) -> None:
 def test_requests_send_json_bodies(client: Client, fake: FakeReplicate) -> None:
     client.predictions.create(model="replicate-min/echo", input={"prompt": "ü"})
     assert json.loads(fake.requests[-1].body) == {"input": {"prompt": "ü"}}
+
+
+def test_the_per_read_timeout_and_the_overall_deadline_have_distinct_names(fake: FakeReplicate) -> None:
+    client = Client(api_token=fake.token, base_url=fake.base_url, read_timeout=12)
+    assert client.read_timeout == 12 and client.timeout == 12  # timeout: the earlier name, kept
+    assert "timeout" in inspect.signature(Prediction.wait).parameters  # wait's is a deadline
+    with pytest.raises(TypeError, match="not both"):
+        Client(api_token="r8_x", read_timeout=5, timeout=6)
+
+
+def test_use_client_default_is_a_distinct_sentinel() -> None:
+    assert replicate_min.USE_CLIENT_DEFAULT is not None
+    assert copy.deepcopy(replicate_min.USE_CLIENT_DEFAULT) is replicate_min.USE_CLIENT_DEFAULT
+    signature = inspect.signature(Prediction.stream)
+    assert signature.parameters["idle_timeout"].default is replicate_min.USE_CLIENT_DEFAULT
+
+
+def test_max_retries_set_after_the_first_request_applies_to_the_next(client: Client, fake: FakeReplicate) -> None:
+    prediction = client.predictions.create(model="replicate-min/forever", input={})
+    client.predictions.get(prediction.id)  # the transport exists now
+    client.max_retries = 0
+    fake.fail_next(status=503, method="GET", path=f"/v1/predictions/{prediction.id}")
+    gets = sum(1 for r in fake.requests if r.method == "GET")
+    with pytest.raises(ReplicateError) as info:
+        client.predictions.get(prediction.id)
+    assert info.value.status == 503
+    assert sum(1 for r in fake.requests if r.method == "GET") == gets + 1  # not retried
+
+
+def test_read_timeout_set_after_the_first_request_applies_to_the_next(client: Client, fake: FakeReplicate) -> None:
+    prediction = client.predictions.create(model="replicate-min/forever", input={})
+    client.predictions.get(prediction.id)
+    client.read_timeout = 0.1
+    client.max_retries = 0
+    fake.fail_next(kind="hang", seconds=3, method="GET", path=f"/v1/predictions/{prediction.id}")
+    with pytest.raises(APITimeoutError):
+        client.predictions.get(prediction.id)
+
+
+def test_settings_that_shape_the_pool_are_read_only_once_it_exists(client: Client) -> None:
+    with pytest.raises(AttributeError):
+        client.base_url = "https://example.com"  # type: ignore[misc]
+    client.predictions.list()
+    with pytest.raises(AttributeError, match="cannot change"):
+        client.requester.update(max_concurrency=2)
+    with pytest.raises(ValueError):
+        client.poll_interval = -1  # validated as at construction

@@ -8,7 +8,9 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import typing
 from pathlib import Path
+from typing import Any, Iterator
 
 import replicate_min
 
@@ -119,3 +121,32 @@ def test_every_module_imports_relatively_and_only_the_standard_library() -> None
                 assert top != "replicate_min", f"{source.name}:{node.lineno} imports replicate_min absolutely"
                 if stdlib is not None:
                     assert top in stdlib or top == "__future__", f"{source.name}:{node.lineno} imports {name}"
+
+
+def _public_objects() -> Iterator[Any]:
+    for name in replicate_min.__all__:
+        if name in ("predictions", "__version__", "USE_CLIENT_DEFAULT"):
+            continue
+        value = getattr(replicate_min, name)
+        yield value
+        if inspect.isclass(value):
+            for attribute, member in vars(value).items():
+                if inspect.isfunction(member) and (not attribute.startswith("_") or attribute == "__init__"):
+                    yield member
+
+
+def test_get_type_hints_works_on_every_public_name() -> None:
+    checked = 0
+    for value in _public_objects():
+        if inspect.isclass(value) or inspect.isfunction(value):
+            typing.get_type_hints(value)
+            checked += 1
+    assert checked > 60
+
+
+def test_module_level_functions_have_real_signatures() -> None:
+    for function in (replicate_min.run, replicate_min.stream, replicate_min.async_run, replicate_min.async_stream):
+        kinds = {parameter.kind for parameter in inspect.signature(function).parameters.values()}
+        assert inspect.Parameter.VAR_KEYWORD not in kinds, function
+    create = inspect.signature(replicate_min.Predictions.async_create).parameters
+    assert inspect.Parameter.VAR_KEYWORD not in {parameter.kind for parameter in create.values()}

@@ -14,7 +14,12 @@ from typing import Any, Dict, List, Optional
 import pytest
 
 import replicate_min
-from replicate_min import Page, Prediction, async_paginate, paginate
+from replicate_min import (
+    Page,
+    Prediction,
+    async_paginate,
+    paginate,
+)
 
 PACKAGE = Path(replicate_min.__file__).parent
 

@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import copy
+import dataclasses
 import logging
+import pickle
 import time
+import typing
 from typing import Any
 
 import pytest
 
+import replicate_min
 import replicate_min._client
-from replicate_min import Client, Prediction, Progress, ReplicateException, ValidationError, WaitTimeoutError
+from replicate_min import (
+    Client,
+    Prediction,
+    Progress,
+    ReplicateException,
+    Status,
+    ValidationError,
+    WaitTimeoutError,
+)
 from replicate_min.testing import FakeReplicate
 
 VALID: dict[str, Any] = {
@@ -252,3 +265,46 @@ def test_async_wait_holds_no_thread_while_many_predictions_are_awaited(fake: Fak
     # that held threads would hold them until their 3 s timeout: the bound leaves a loaded machine room.
     assert asyncio.run(main()) < 2
     client.close()
+
+
+def test_a_bound_prediction_can_be_copied_serialized_and_pickled(
+    client: Client, fake: FakeReplicate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prediction = client.predictions.create(model="replicate-min/echo", input={"prompt": "x"})
+    prediction.wait()
+    data = dataclasses.asdict(prediction)
+    assert data["id"] == prediction.id and "_requester" not in data and "_client" not in data
+    twin = copy.deepcopy(prediction)
+    assert twin == prediction and twin is not prediction
+    twin.reload()  # acts through the same client
+    restored = pickle.loads(pickle.dumps(prediction))
+    assert restored == prediction
+    monkeypatch.setenv("REPLICATE_API_TOKEN", fake.token)
+    monkeypatch.setenv("REPLICATE_BASE_URL", fake.base_url)
+    restored.reload()  # an unpickled prediction uses the default client...
+    assert restored.bind(client) is restored  # ... until bound again
+    assert "client" not in {field.name for field in dataclasses.fields(Prediction)}
+
+
+def test_statuses_are_one_enum_that_compares_as_strings(client: Client) -> None:
+    prediction = client.predictions.create(model="replicate-min/echo", input={"prompt": "x"})
+    prediction.wait()
+    assert prediction.status is Status.SUCCEEDED and prediction.status == "succeeded"
+    assert f"{prediction.status}" == "succeeded" and Status.SUCCEEDED.terminal and not Status.STARTING.terminal
+    assert {status.value for status in Status} == {
+        "starting",
+        "processing",
+        "succeeded",
+        "failed",
+        "canceled",
+        "aborted",
+    }
+
+
+def test_a_wait_timeout_always_carries_the_prediction(client: Client) -> None:
+    prediction = client.predictions.create(model="replicate-min/forever", input={})
+    with pytest.raises(WaitTimeoutError) as info:
+        prediction.wait(timeout=0.05)
+    assert isinstance(info.value.prediction, Prediction) and info.value.prediction.id == prediction.id
+    hints = typing.get_type_hints(WaitTimeoutError.__init__)
+    assert hints["prediction"] is Prediction  # not Optional

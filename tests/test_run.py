@@ -10,7 +10,12 @@ from typing import Any, Iterator
 import pytest
 
 import replicate_min
-from replicate_min import Client, ModelError, PredictionCanceledError, WaitTimeoutError
+from replicate_min import (
+    Client,
+    ModelError,
+    PredictionCanceledError,
+    WaitTimeoutError,
+)
 from replicate_min._run import parse_ref
 from replicate_min.testing import WAIT, FakeReplicate, ManualClock
 
@@ -152,3 +157,16 @@ def test_module_level_functions_use_the_default_client(fake: FakeReplicate, monk
         return output, streamed
 
     assert asyncio.run(main()) == ("am", "as")
+
+
+@pytest.mark.parametrize("status", ["canceled", "aborted"])
+def test_run_and_output_iterator_follow_one_rule_for_canceled(client: Client, fake: FakeReplicate, status: str) -> None:
+    from replicate_min._run import output_of
+
+    prediction = client.predictions.create(model="replicate-min/forever", input={})
+    fake.update(prediction.id, status=status)
+    with pytest.raises(PredictionCanceledError):
+        list(prediction.output_iterator())
+    prediction.wait()  # wait() only waits
+    with pytest.raises(PredictionCanceledError):
+        output_of(prediction)  # what run() returns through

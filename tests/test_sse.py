@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import List, Tuple
+from typing import Any, List, Tuple
 
 import pytest
 from hypothesis import given, settings
@@ -258,3 +258,67 @@ def test_fuzz_raises_nothing_but_stream_error(chunks: List[bytes]) -> None:
 def test_error_event_data_is_json_with_detail() -> None:
     [event] = SSEParser().feed(b'event: error\ndata: {"detail": "boom"}\n\n')
     assert json.loads(event.data) == {"detail": "boom"}
+
+
+def _feed_whole(chunks: List[bytes], size: int) -> Any:
+    parser = SSEParser(size)
+    try:
+        return [(e.event, e.data, e.id, e.retry) for e in parser.feed(b"".join(chunks)) + parser.close()]
+    except StreamError:
+        return StreamError
+
+
+def _feed_split(data: bytes, cuts: List[int], size: int) -> Any:
+    parser = SSEParser(size)
+    events = []
+    try:
+        start = 0
+        for cut in [*sorted(cuts), len(data)]:
+            events += parser.feed(data[start:cut])
+            start = cut
+        events += parser.close()
+    except StreamError:
+        return StreamError
+    return [(e.event, e.data, e.id, e.retry) for e in events]
+
+
+def test_a_value_at_the_bound_is_treated_alike_whole_and_split() -> None:
+    data = b"event: output\nid: 1\ndata: 0123456789\n\n"
+    for size in (10, 16, 17):
+        whole = _feed_whole([data], size)
+        for cut in range(1, len(data)):
+            assert _feed_split(data, [cut], size) == whole, (size, cut)
+
+
+_FIELDS = ("event", "id", "data")
+
+
+@st.composite
+def _replicate_events(draw: Any) -> tuple[bytes, int]:
+    """Replicate-shaped streams: event/id/data lines in any order, any line ending, sizes near the bound."""
+    bound = draw(st.integers(min_value=8, max_value=40))
+    newline = draw(st.sampled_from([b"\n", b"\r\n", b"\r"]))
+    blocks = []
+    for _ in range(draw(st.integers(min_value=1, max_value=6))):
+        order = draw(st.permutations(_FIELDS))
+        lines = []
+        for name in order:
+            if name == "data":
+                length = draw(st.integers(min_value=0, max_value=bound + 2))
+                lines.append(b"data: " + b"x" * (length - 6 if length > 6 else length))
+            elif name == "event":
+                lines.append(b"event: " + draw(st.sampled_from([b"output", b"logs", b"done", b""])))
+            else:
+                lines.append(b"id: " + str(draw(st.integers(0, 10**6))).encode() + b":0")
+        blocks.append(newline.join(lines) + newline + newline)
+    return b"".join(blocks), bound
+
+
+@settings(max_examples=300, deadline=None)
+@given(_replicate_events(), st.lists(st.integers(min_value=0, max_value=4000), max_size=6))
+def test_any_chunking_of_replicate_shaped_events_parses_alike(stream: tuple[bytes, int], cuts: List[int]) -> None:
+    data, bound = stream
+    cuts = [cut % (len(data) + 1) for cut in cuts]
+    assert _feed_split(data, cuts, bound) == _feed_whole([data], bound)
+    line_by_line = [data[i : i + 1] for i in range(len(data))]
+    assert _feed_split(data, list(range(1, len(data))), bound) == _feed_whole(line_by_line, bound)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import socket
 import subprocess
 import sys
 import textwrap
@@ -395,3 +397,101 @@ def test_streaming_tens_of_megabytes_keeps_memory_flat() -> None:
         client.close()
     finally:
         process.communicate("", timeout=10)
+
+
+def test_islice_then_list_takes_every_event_from_one_queue(client: Client) -> None:
+    prediction = client.predictions.create(model="replicate-min/tokens", input={"prompt": "a b c d e"})
+    stream = prediction.stream()
+    assert iter(stream) is stream
+    head = list(itertools.islice(stream, 1))
+    rest = list(stream)
+    events = head + rest
+    assert "".join(str(event) for event in events) == "a b c d e"
+    assert events[-1].event == "done"
+
+
+class _OneEventThenDrop:
+    """A raw SSE server: one event with ``retry: 60000``, then the connection closes (the
+    prediction still runs, so the stream waits the capped retry delay to reconnect)."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            with conn:
+                request = conn.recv(65536)
+                if request.startswith(b"GET /stream"):
+                    kind, body = b"text/event-stream", b"retry: 60000\nevent: output\nid: 1\ndata: first\n\n"
+                else:  # the reload that asks whether the prediction finished: it has not
+                    kind, body = b"application/json", b'{"id": "p", "status": "processing"}'
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\n"
+                    b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (kind, len(body), body)
+                )
+
+    def close(self) -> None:
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() below on Linux
+        except OSError:
+            pass
+        self.listener.close()
+        self.thread.join(5)
+
+
+def test_close_from_another_thread_during_a_reconnect_wait_ends_the_stream_cleanly() -> None:
+    server = _OneEventThenDrop()
+    client = Client(api_token="r8_test", base_url=f"http://127.0.0.1:{server.port}")
+    prediction = Prediction(
+        id="p", status="processing", urls={"stream": f"http://127.0.0.1:{server.port}/stream"}
+    ).bind(client)
+    stream = prediction.stream()
+    got_first = threading.Event()
+    outcome: List[Any] = []
+
+    def consume() -> None:
+        try:
+            for event in stream:
+                outcome.append(event.data)
+                got_first.set()
+        except BaseException as exc:  # the test asserts there is none
+            outcome.append(exc)
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    try:
+        assert got_first.wait(10)
+        stream.close()  # the stream is waiting up to 30 s to reconnect, or about to
+        consumer.join(10)
+        assert not consumer.is_alive(), "close() did not cut the reconnect wait short"
+        assert outcome == ["first"]
+    finally:
+        stream.close()
+        consumer.join(5)
+        server.close()
+        client.close()
+
+
+def test_none_as_the_stream_idle_timeout_means_no_limit(fake: FakeReplicate) -> None:
+    # The read timeout is short; a stream with no idle limit must not inherit it.
+    client = Client(
+        api_token=fake.token, base_url=fake.base_url, read_timeout=0.05, stream_idle_timeout=None, poll_interval=0.01
+    )
+    with Client(api_token=fake.token, base_url=fake.base_url) as setup:  # a loaded machine may answer in 0.05 s+
+        prediction = setup.predictions.create(model="replicate-min/tokens", input={"prompt": "a b"}).bind(client)
+    fake.stream_fault("stall", after=1, seconds=0.4)
+    before = len(fake.requests)
+    text = "".join(str(event) for event in prediction.stream())
+    assert text == "a b"
+    # The fake closes the stream when the 0.4 s stall ends, and the client resumes it: once, after
+    # the stall (the fake's clock is real time here), not 0.05 s into it as a read timeout would.
+    first, resumed = [r for r in fake.requests[before:] if r.path.startswith("/v1/streams/")]
+    assert resumed.headers["last-event-id"] == "1" and resumed.time - first.time >= 0.4
+    client.close()

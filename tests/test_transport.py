@@ -429,3 +429,20 @@ def test_one_debug_line_per_request_response_and_retry_without_the_token(
     messages = [record.getMessage() for record in caplog.records]
     assert [m.split()[0] for m in messages] == ["request", "response", "retrying", "request", "response"]
     assert all(fake.token not in message for message in messages)
+
+
+def test_a_stream_read_to_its_end_then_closed_leaves_its_pooled_connection_alone(
+    client: Client, fake: FakeReplicate
+) -> None:
+    prediction = client.predictions.create(model="replicate-min/echo", input={"prompt": "x"}, wait=True)
+    prediction.wait()
+    assert prediction.urls is not None
+    response = client.requester.open_stream(prediction.urls["stream"])
+    while response.read1():
+        pass  # to the end of the body: the connection is back in the pool
+    connections = fake.connections
+    response.abort()  # must not shut down a socket the pool owns now
+    response.close()
+    again = client.predictions.create(model="replicate-min/echo", input={"prompt": "y"})
+    assert again.input == {"prompt": "y"}
+    assert fake.connections == connections  # the pooled connection served the create

@@ -1,4 +1,5 @@
-"""Regression tests for the outside review of the core redesign: one per finding."""
+"""The transport against raw sockets: deadlines, stream close races, proxy credentials,
+refused redirects, oversized bodies, idle expiry and the watchdog (from the outside review)."""
 
 from __future__ import annotations
 
