@@ -11,6 +11,7 @@ from _thread import allocate_lock  # threading's Lock, without importing threadi
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Dict, Generic, Iterable, Mapping, NoReturn, Optional, TypeVar, Union, overload
 
+from . import _fork
 from ._exceptions import excerpt
 from ._prediction import Predictions
 from ._requester import (
@@ -405,6 +406,14 @@ def _create_options(
 
 _default: Optional[Client] = None
 _default_lock = allocate_lock()
+
+
+def _new_default_lock() -> None:
+    global _default_lock
+    _default_lock = allocate_lock()
+
+
+_fork.on_fork_in_child(_new_default_lock)
 
 
 def get_default_client() -> Client:

@@ -54,7 +54,6 @@ else:
     ellipsis = type(...)
 
 __all__ = [
-    "KNOWN_STATUSES",
     "TERMINAL_STATUSES",
     "Prediction",
     "Predictions",
@@ -92,7 +91,6 @@ class Status(str, enum.Enum):
 
 #: A prediction in one of these will not change again.
 TERMINAL_STATUSES = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELED, Status.ABORTED})
-KNOWN_STATUSES = frozenset(Status)
 _STATUSES = {status.value: status for status in Status}
 #: A model or deployment reference, ``owner/name``.
 OWNER_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*"

@@ -13,11 +13,11 @@ from __future__ import annotations
 import os
 import re
 import sys
-import time
 from _thread import allocate_lock  # threading's Lock, without importing threading
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple, TypeVar, Union
 
+from . import _fork
 from ._exceptions import ReplicateError, ReplicateException, ValidationError, excerpt
 from ._urls import is_loopback, origin_of
 from ._version import __version__
@@ -299,6 +299,10 @@ class Requester:
         self._lock = allocate_lock()
         self._sightings: Dict[str, None] = {}  # recent unknown statuses, oldest first
         self._retries: Optional[Tuple[Settings, RetryPolicy]] = None
+        _fork.track(self)
+
+    def _after_fork_in_child(self) -> None:
+        self._lock = allocate_lock()  # another of the parent's threads may have held it
 
     def __repr__(self) -> str:
         return f"<Requester base_url={self.settings.base_url!r}>"
@@ -650,6 +654,14 @@ def default_requester() -> Requester:
     return _default
 
 
+def _new_default_lock() -> None:
+    global _default_lock
+    _default_lock = allocate_lock()
+
+
+_fork.on_fork_in_child(_new_default_lock)
+
+
 def reset_default_requester() -> None:
     """Forgets the default requester (tests; or after changing ``REPLICATE_*`` variables)."""
     global _default
@@ -657,8 +669,3 @@ def reset_default_requester() -> None:
         requester, _default = _default, None
     if requester is not None:
         requester.close()
-
-
-def deadline_after(timeout: Optional[float]) -> Optional[float]:
-    """The ``time.monotonic()`` value ``timeout`` seconds from now, or None for no limit."""
-    return None if timeout is None else time.monotonic() + timeout

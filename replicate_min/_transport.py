@@ -38,7 +38,7 @@ from _thread import allocate_lock  # threading's Lock; threading itself loads on
 from collections import deque
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union
 
-from . import _log
+from . import _fork, _log
 from ._exceptions import APIConnectionError, APITimeoutError, ResponseTooLargeError
 from ._retry import RETRY_STATUSES, Failure, RetryPolicy, parse_retry_after
 from ._urls import origin_of
@@ -86,7 +86,7 @@ class _Lease:
     says ``Connection: close``, and the socket then lives on inside the response alone.
     """
 
-    __slots__ = ("_aborted", "_conn", "_key", "_lock", "_pool", "_sock")
+    __slots__ = ("_aborted", "_conn", "_generation", "_key", "_lock", "_pool", "_sock")
 
     def __init__(self, pool: _Pool, key: _PoolKey, conn: _Connection) -> None:
         self._pool = pool
@@ -95,6 +95,16 @@ class _Lease:
         self._sock: Optional[socket.socket] = conn.sock
         self._lock = allocate_lock()
         self._aborted = False
+        self._generation = pool.generation
+
+    def _inherited(self) -> bool:
+        """True in a forked child for a lease made before the fork: its socket is the parent's
+        too, so the child neither reuses it, nor shuts it down, nor takes its lock (which
+        another of the parent's threads may have held at the fork)."""
+        if self._generation == self._pool.generation:
+            return False
+        self._conn = self._sock = None
+        return True
 
     @property
     def alive(self) -> bool:
@@ -102,6 +112,8 @@ class _Lease:
 
     def release(self, reusable: bool) -> None:
         """Gives the connection back (to the idle list if ``reusable``, else closed)."""
+        if self._inherited():
+            return
         with self._lock:
             conn, self._conn, self._sock = self._conn, None, None
         if conn is not None:
@@ -109,6 +121,8 @@ class _Lease:
 
     def abort(self) -> None:
         """Shuts the socket down, from any thread, waking a blocked read; nothing once released."""
+        if self._inherited():
+            return
         with self._lock:
             sock = self._sock
             if sock is None:
@@ -190,6 +204,17 @@ class _Pool:
         self._changed: Any = None  # a Condition on _lock, made for the first wait for a free slot
         self._waiting = 0
         self.closed = False
+        self.generation = 0  # forks survived: a lease from an earlier one is the parent's
+        _fork.track(self)
+
+    def _after_fork_in_child(self) -> None:
+        """Forgets the parent's connections and counts; closes nothing (the parent uses them)."""
+        self._idle = {}
+        self._in_use = {}
+        self._lock = allocate_lock()
+        self._changed = None
+        self._waiting = 0
+        self.generation += 1
 
     def acquire(self, key: _PoolKey, wait: Optional[float]) -> Optional[_Connection]:
         """Takes a slot for ``key``; returns a usable idle connection, or None (open one).
@@ -455,6 +480,16 @@ class _Watchdog:
 
 _WATCHDOG: List[_Watchdog] = []
 _WATCHDOG_LOCK = allocate_lock()
+
+
+def _forget_the_watchdog() -> None:
+    """In a forked child: the watchdog's thread is the parent's; the next deadline starts one."""
+    global _WATCHDOG_LOCK
+    _WATCHDOG.clear()
+    _WATCHDOG_LOCK = allocate_lock()
+
+
+_fork.on_fork_in_child(_forget_the_watchdog)
 
 
 def _watchdog() -> _Watchdog:

@@ -20,6 +20,8 @@ from collections import deque
 from concurrent.futures import Executor, Future
 from typing import Any, Callable, Deque, Tuple, TypeVar
 
+from . import _fork
+
 __all__ = ["Workers", "run_in_worker"]
 
 T = TypeVar("T")
@@ -42,6 +44,13 @@ class Workers(Executor):
         self._idle = 0
         self._busy = 0
         self._shutdown = False
+        _fork.track(self)
+
+    def _after_fork_in_child(self) -> None:
+        """A forked child has none of the parent's threads: count none, and queue none of its work."""
+        self._queue = deque()
+        self._changed = threading.Condition(threading.Lock())
+        self._threads = self._idle = self._busy = 0
 
     @property
     def threads(self) -> int:
