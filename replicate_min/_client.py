@@ -11,7 +11,7 @@ from _thread import allocate_lock  # threading's Lock, without importing threadi
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Dict, Generic, Iterable, Mapping, NoReturn, Optional, TypeVar, Union, overload
 
-from . import _fork
+from . import _defaults, _fork
 from ._exceptions import excerpt
 from ._prediction import Predictions
 from ._requester import (
@@ -125,25 +125,27 @@ class Client:
         api_token: Optional[str] = None,
         *,
         base_url: Optional[str] = None,
-        read_timeout: Optional[float] = 30.0,
+        read_timeout: Union[float, UseClientDefault, None] = USE_CLIENT_DEFAULT,
         timeout: Union[float, UseClientDefault, None] = USE_CLIENT_DEFAULT,
-        connect_timeout: Optional[float] = 10.0,
+        connect_timeout: Optional[float] = _defaults.CONNECT_TIMEOUT,
         poll_interval: Optional[float] = None,
         user_agent: Optional[str] = None,
-        max_retries: int = 3,
-        retry_backoff: float = 0.5,
+        max_retries: int = _defaults.MAX_RETRIES,
+        retry_backoff: float = _defaults.RETRY_BACKOFF,
         ssl_context: Any = None,
         proxy: Optional[str] = None,
         allow_http: bool = False,
-        stream_idle_timeout: Optional[float] = 60.0,
+        stream_idle_timeout: Optional[float] = _defaults.STREAM_IDLE_TIMEOUT,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         headers: Optional[Mapping[str, str]] = None,
     ) -> None:
         if not isinstance(timeout, UseClientDefault):
-            if read_timeout != 30.0:
+            if not isinstance(read_timeout, UseClientDefault):
                 raise TypeError("pass read_timeout or its older name timeout, not both")
             read_timeout = timeout
+        if isinstance(read_timeout, UseClientDefault):
+            read_timeout = _defaults.READ_TIMEOUT
         settings = Settings.build(
             api_token=api_token,
             base_url=base_url,
@@ -203,6 +205,12 @@ class Client:
 
     def __repr__(self) -> str:
         return f"<Client base_url={self.base_url!r}>"
+
+    def __reduce__(self) -> Any:
+        # Its settings cross a process boundary; its pool, locks and threads do not. A token
+        # read from REPLICATE_API_TOKEN is not in them: the copy reads the environment where
+        # it lands. One passed as api_token= is, so such a pickle is a secret.
+        return (_client_over_settings, (type(self), self.requester.settings))
 
     def __call__(self) -> Client:
         """Returns this client: code written for ``replicate_min.default_client()`` (when it was a
@@ -406,6 +414,11 @@ def _create_options(
 
 _default: Optional[Client] = None
 _default_lock = allocate_lock()
+
+
+def _client_over_settings(cls: type, settings: Settings) -> Client:
+    client: Client = cls._over(Requester(settings))  # type: ignore[attr-defined]
+    return client
 
 
 def _new_default_lock() -> None:

@@ -11,8 +11,15 @@ The hierarchy::
     │   └── ResponseTooLargeError   ... because the body was larger than ``max_response_size``
     ├── WaitTimeoutError            ``wait()``/``run()`` passed their own deadline
     ├── ValidationError             the server sent a body this client cannot accept
-    └── StreamError                 a server-sent event stream broke or reported an error
-                                    (also a ``RuntimeError``, as the official client's is)
+    ├── StreamError                 a server-sent event stream broke or reported an error
+    │                               (also a ``RuntimeError``, as the official client's is)
+    └── WebhookError                a webhook could not be verified (also a ``ValueError``;
+        │                           ``WebhookValidationError`` is its official name)
+        ├── MissingWebhookHeaderError
+        ├── MissingWebhookBodyError
+        ├── InvalidSecretKeyError
+        ├── InvalidTimestampError
+        └── InvalidSignatureError
 
 Bad arguments from the caller raise the built-in ``ValueError`` or ``TypeError``
 before anything is sent. No ``urllib``, ``http.client``, ``socket`` or ``json``
@@ -21,7 +28,7 @@ exception escapes a public call: the transport translates them here, ``from`` th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple, Type
 
 if TYPE_CHECKING:  # _prediction imports this module
     from ._prediction import Prediction
@@ -29,6 +36,11 @@ if TYPE_CHECKING:  # _prediction imports this module
 __all__ = [
     "APIConnectionError",
     "APITimeoutError",
+    "InvalidSecretKeyError",
+    "InvalidSignatureError",
+    "InvalidTimestampError",
+    "MissingWebhookBodyError",
+    "MissingWebhookHeaderError",
     "ModelError",
     "PredictionCanceledError",
     "ReplicateError",
@@ -37,11 +49,29 @@ __all__ = [
     "StreamError",
     "ValidationError",
     "WaitTimeoutError",
+    "WebhookError",
+    "WebhookValidationError",
 ]
 
 
 class ReplicateException(Exception):
-    """Base class of every error raised by replicate_min."""
+    """Base class of every error raised by replicate_min.
+
+    Every one pickles with its class, message and attributes (``prediction``, ``status``,
+    ``sent``...), so an error raised in a process pool's worker, or on a Dask or Ray
+    worker, is caught by its class in the caller.
+    """
+
+    def __reduce__(self) -> Any:
+        # Exception's own pickling calls cls(*args): our constructors take other arguments.
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
+
+
+def _rebuild(cls: Type[ReplicateException], args: Tuple[Any, ...], state: Dict[str, Any]) -> ReplicateException:
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, *args)
+    exc.__dict__.update(state)
+    return exc
 
 
 class ReplicateError(ReplicateException):
@@ -160,6 +190,38 @@ class StreamError(ReplicateException, RuntimeError):
     def __init__(self, message: str, *, detail: Optional[str] = None) -> None:
         self.detail = detail
         super().__init__(message)
+
+
+class WebhookError(ReplicateException, ValueError):
+    """A webhook could not be verified. Catch this to reject the request.
+
+    It is also a ``ValueError``, as the official client's webhook errors are, so an
+    ``except ValueError`` written for that client catches it.
+    """
+
+
+#: The official client's name for the base class (``replicate.webhook.WebhookValidationError``).
+WebhookValidationError = WebhookError
+
+
+class MissingWebhookHeaderError(WebhookError):
+    """A ``webhook-id``, ``webhook-timestamp`` or ``webhook-signature`` header is missing."""
+
+
+class MissingWebhookBodyError(WebhookError):
+    """The webhook body was not given."""
+
+
+class InvalidSecretKeyError(WebhookError):
+    """The signing secret is not ``whsec_`` followed by base64."""
+
+
+class InvalidTimestampError(WebhookError):
+    """The timestamp is not a number, or is outside the tolerance (stale or from the future)."""
+
+
+class InvalidSignatureError(WebhookError):
+    """No ``v1`` signature matches the body: it was tampered with or signed with another secret."""
 
 
 def excerpt(value: Any, limit: int = 80) -> str:

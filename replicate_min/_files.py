@@ -16,7 +16,7 @@ from types import GeneratorType
 from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Generator, Optional, Tuple, Union
 
 from ._exceptions import ValidationError, excerpt
-from ._requester import Requester, decode_json, encode_json
+from ._requester import Requester, decode_json, default_requester, encode_json
 from ._urls import FILE_URL_PREFIXES, path_segment
 
 if TYPE_CHECKING:
@@ -315,19 +315,34 @@ class FileOutput(str):
     """
 
     url: str
-    _requester: Requester
+    _bound: Optional[Requester]
 
-    def __new__(cls, url: str, requester: Requester) -> FileOutput:
+    def __new__(cls, url: str, requester: Optional[Requester] = None) -> FileOutput:
         output = super().__new__(cls, url)
         output.url = url
-        output._requester = requester
+        output._bound = requester
         return output
+
+    @property
+    def _requester(self) -> Requester:
+        """The client it reads through: the one it came from or was bound to, else the default."""
+        return self._bound if self._bound is not None else default_requester()
+
+    def bind(self, client: Any) -> FileOutput:
+        """Makes ``read()`` and iteration go through ``client`` (a ``Client``); returns self."""
+        requester = getattr(client, "requester", client)
+        if not isinstance(requester, Requester):
+            raise TypeError(f"bind() takes a Client, got {excerpt(client)}")
+        self._bound = requester
+        return self
 
     def __repr__(self) -> str:
         return f"FileOutput({self.url[:80]!r})"
 
     def __reduce__(self) -> Any:
-        return (str, (self.url,))  # a pickled output is its URL
+        # The URL alone crosses a process boundary (a client holds locks and sockets): the
+        # FileOutput that arrives reads through the default client there, or one it is bound to.
+        return (FileOutput, (self.url,))
 
     def read(self) -> bytes:
         """The whole file (at most the client's ``max_response_size``).

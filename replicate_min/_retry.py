@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from . import _defaults
+
 __all__ = ["RETRY_STATUSES", "Failure", "RetryPolicy", "parse_retry_after"]
 
 #: Statuses a request that is safe to repeat is retried on (429 is retried for every request).
@@ -46,7 +48,11 @@ class RetryPolicy:
     max_retry_after: float
 
     def __init__(
-        self, max_retries: int = 3, backoff: float = 0.5, max_backoff: float = 8.0, max_retry_after: float = 60.0
+        self,
+        max_retries: int = _defaults.MAX_RETRIES,
+        backoff: float = _defaults.RETRY_BACKOFF,
+        max_backoff: float = 8.0,
+        max_retry_after: float = 60.0,
     ) -> None:
         set_ = object.__setattr__
         set_(self, "max_retries", max_retries)

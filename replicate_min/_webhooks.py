@@ -11,7 +11,17 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from ._exceptions import ReplicateException, ValidationError, excerpt
+from ._exceptions import (
+    InvalidSecretKeyError,
+    InvalidSignatureError,
+    InvalidTimestampError,
+    MissingWebhookBodyError,
+    MissingWebhookHeaderError,
+    ValidationError,
+    WebhookError,
+    WebhookValidationError,
+    excerpt,
+)
 
 TYPE_CHECKING = False  # typing costs milliseconds to import: only type checkers read it
 if TYPE_CHECKING:
@@ -35,38 +45,6 @@ __all__ = [
 
 #: Seconds a webhook's timestamp may differ from the clock by default.
 DEFAULT_TOLERANCE = 300
-
-
-class WebhookError(ReplicateException, ValueError):
-    """A webhook could not be verified. Catch this to reject the request.
-
-    It is also a ``ValueError``, as the official client's webhook errors are, so an
-    ``except ValueError`` written for that client catches it.
-    """
-
-
-#: The official client's name for the base class (``replicate.webhook.WebhookValidationError``).
-WebhookValidationError = WebhookError
-
-
-class MissingWebhookHeaderError(WebhookError):
-    """A ``webhook-id``, ``webhook-timestamp`` or ``webhook-signature`` header is missing."""
-
-
-class MissingWebhookBodyError(WebhookError):
-    """The webhook body was not given."""
-
-
-class InvalidSecretKeyError(WebhookError):
-    """The signing secret is not ``whsec_`` followed by base64."""
-
-
-class InvalidTimestampError(WebhookError):
-    """The timestamp is not a number, or is outside the tolerance (stale or from the future)."""
-
-
-class InvalidSignatureError(WebhookError):
-    """No ``v1`` signature matches the body: it was tampered with or signed with another secret."""
 
 
 @dataclass(frozen=True)

@@ -253,3 +253,76 @@ def test_settings_that_shape_the_pool_are_read_only_once_it_exists(client: Clien
         client.requester.update(max_concurrency=2)
     with pytest.raises(ValueError):
         client.poll_interval = -1  # validated as at construction
+
+
+# -- one default, one alias; a client crosses a process boundary as its settings --------------
+
+
+def test_read_timeout_and_its_alias_timeout_are_refused_together_whatever_the_values() -> None:
+    with pytest.raises(TypeError, match="read_timeout or its older name timeout"):
+        replicate_min.Client(api_token="r8_x", read_timeout=30.0, timeout=5)
+    assert replicate_min.Client(api_token="r8_x", timeout=5).read_timeout == 5
+    assert replicate_min.Client(api_token="r8_x").read_timeout == 30.0
+
+
+def test_the_client_and_settings_defaults_are_one_table() -> None:
+    from replicate_min import _defaults
+    from replicate_min._requester import Settings
+    from replicate_min._retry import RetryPolicy
+
+    signature = inspect.signature(replicate_min.Client)
+    for name in ("connect_timeout", "max_retries", "retry_backoff", "stream_idle_timeout"):
+        assert signature.parameters[name].default == getattr(_defaults, name.upper())
+    settings = Settings()
+    for name in ("read_timeout", "connect_timeout", "poll_interval", "max_retries", "retry_backoff"):
+        assert getattr(settings, name) == getattr(_defaults, name.upper())
+    policy = inspect.signature(RetryPolicy)
+    assert policy.parameters["max_retries"].default == _defaults.MAX_RETRIES
+    assert policy.parameters["backoff"].default == _defaults.RETRY_BACKOFF
+
+
+def test_a_used_client_pickles_without_its_pool_and_works_where_it_lands(fake: FakeReplicate) -> None:
+    import pickle
+
+    client = replicate_min.Client(api_token=fake.token, base_url=fake.base_url, poll_interval=0.01)
+    client.predictions.list()  # a pooled socket and locks now: none of them cross
+    copy = pickle.loads(pickle.dumps(client))
+    assert type(copy) is replicate_min.Client and copy.poll_interval == 0.01
+    assert copy.run("replicate-min/echo", {"prompt": "over there"}) == "over there"
+    client.close()
+    copy.close()
+
+
+def test_a_token_from_the_environment_is_not_written_into_a_pickle(
+    fake: FakeReplicate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pickle
+
+    monkeypatch.setenv("REPLICATE_API_TOKEN", "r8_secretfromtheenvironment")
+    data = pickle.dumps(replicate_min.Client(base_url=fake.base_url))
+    assert b"r8_secretfromtheenvironment" not in data
+    monkeypatch.setenv("REPLICATE_API_TOKEN", fake.token)  # the environment where it lands
+    assert pickle.loads(data).predictions.list().results == []
+    assert b"r8_explicit" in pickle.dumps(replicate_min.Client(api_token="r8_explicit"))  # a pickle is a secret
+
+
+def test_a_file_output_pickles_as_a_file_output_that_reads_where_it_lands(
+    client: replicate_min.Client, fake: FakeReplicate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pickle
+
+    from replicate_min._client import reset_default_client
+    from replicate_min.helpers import FileOutput
+
+    uploaded = client.files.create(b"file body")
+    # As transform_output makes one for a model's file URL (only Replicate's hosts count as
+    # those, so this loopback one is made by hand).
+    first = FileOutput(f"{fake.base_url}/v1/files/{uploaded.id}/download", client.requester)
+    assert first.read() == b"file body"
+    copy = pickle.loads(pickle.dumps(first))
+    assert type(copy) is FileOutput and copy == first
+    monkeypatch.setenv("REPLICATE_API_TOKEN", fake.token)
+    monkeypatch.setenv("REPLICATE_BASE_URL", fake.base_url)
+    reset_default_client()
+    assert copy.read() == first.read()  # through the default client
+    assert copy.bind(client).read() == first.read()  # or a client bound to it

@@ -127,3 +127,99 @@ def test_model_error_carries_the_prediction() -> None:
 @pytest.mark.parametrize("cls", [ReplicateError, ModelError, APIConnectionError, ValidationError])
 def test_every_error_is_a_replicate_exception(cls: Any) -> None:
     assert issubclass(cls, ReplicateException)
+
+
+# -- every error is exported, drawn, and crosses a process boundary by its class ----------------
+
+
+def _library_errors() -> set[type]:
+    from replicate_min import _exceptions
+
+    return {
+        value
+        for value in vars(_exceptions).values()
+        if isinstance(value, type)
+        and issubclass(value, ReplicateException)
+        and value.__module__ == _exceptions.__name__
+    }
+
+
+def test_replicate_min_exceptions_exports_and_draws_every_library_error() -> None:
+    import replicate_min
+    import replicate_min.exceptions as exceptions
+    from replicate_min import _exceptions
+
+    errors = _library_errors()
+    assert {getattr(exceptions, name) for name in exceptions.__all__} == errors
+    for module in vars(replicate_min).values():  # no error class is defined anywhere else
+        for value in vars(module).values() if isinstance(module, type(replicate_min)) else ():
+            if isinstance(value, type) and issubclass(value, ReplicateException):
+                assert value in errors, value
+    tree = _exceptions.__doc__ or ""
+    assert all(error.__name__ in tree for error in errors if error is not exceptions.WebhookValidationError)
+    from replicate_min.exceptions import ResponseTooLargeError  # noqa: F401  # the issue's own check
+
+
+def _examples() -> list[ReplicateException]:
+    from replicate_min import exceptions as e
+
+    failed = Prediction(id="p1", status="failed", error="out of memory")
+    return [
+        e.ReplicateException("base"),
+        e.ReplicateError(type="t", title="Bad", status=422, detail="no", instance="/i", body="{}"),
+        e.ModelError(failed),
+        e.PredictionCanceledError(Prediction(id="p2", status="canceled")),
+        e.APIConnectionError("down", sent=False),
+        e.APITimeoutError("slow", sent=True),
+        e.ResponseTooLargeError("big", sent=True),
+        e.WaitTimeoutError("late", Prediction(id="p3", status="processing")),
+        e.ValidationError("bad body", field="id", value=".."),
+        e.StreamError("broke", detail="oom"),
+        e.WebhookError("no"),
+        e.MissingWebhookHeaderError("no header"),
+        e.MissingWebhookBodyError("no body"),
+        e.InvalidSecretKeyError("bad key"),
+        e.InvalidTimestampError("stale"),
+        e.InvalidSignatureError("forged"),
+    ]
+
+
+def test_every_error_is_in_the_pickling_examples() -> None:
+    assert {type(error) for error in _examples()} == _library_errors()
+
+
+@pytest.mark.parametrize("error", _examples(), ids=lambda e: type(e).__name__)
+def test_every_error_pickles_with_its_class_message_and_attributes(error: ReplicateException) -> None:
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is type(error)
+    assert str(copy) == str(error) and copy.args == error.args
+    for name, value in vars(error).items():
+        if name == "prediction":
+            assert (copy.prediction.id, copy.prediction.status, copy.prediction.error) == (
+                value.id,
+                value.status,
+                value.error,
+            )
+        else:
+            assert getattr(copy, name) == value, name
+
+
+def _fail_in_worker(token: str, base_url: str) -> None:  # module level: a spawned worker imports it
+    import replicate_min
+
+    replicate_min.Client(api_token=token, base_url=base_url, poll_interval=0.01).run("replicate-min/fail")
+
+
+def test_a_model_error_in_a_spawn_pool_worker_is_caught_by_its_class(fake: FakeReplicate) -> None:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        future = pool.submit(_fail_in_worker, fake.token, fake.base_url)
+        with pytest.raises(ModelError) as info:
+            future.result()
+        assert pool.submit(len, "alive").result() == 5  # the pool survived the error
+    assert info.value.prediction.id == fake.predictions_created[-1].id
+    assert info.value.prediction.status == "failed"

@@ -213,3 +213,12 @@ def test_parse_page_names_the_bad_field(body: Any, field: Optional[str]) -> None
         parse_page(body, int)
     assert info.value.field == field
     assert parse_page({"results": ["1"], "next": "https://x/y"}, int) == Page([1], "https://x/y")
+
+
+def test_a_page_of_bound_predictions_pickles(client: replicate_min.Client) -> None:
+    import pickle
+
+    client.predictions.create(model="replicate-min/echo", input={"prompt": "x"})
+    page = client.predictions.list()
+    copy = pickle.loads(pickle.dumps(page))
+    assert type(copy) is type(page) and [p.id for p in copy] == [p.id for p in page] and copy.next == page.next
