@@ -27,11 +27,11 @@ ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text()
 PYTHON_BLOCKS = re.findall(r"```python\n(.*?)```", README, re.S)
 SHELL_BLOCKS = re.findall(r"```sh\n(.*?)```", README, re.S)
-SERVER_BLOCK = "python -m replicate_min serve-fake\n"
+SERVER_BLOCK = ".venv/bin/python -m replicate_min serve-fake\n"
 NEEDS_NETWORK = [  # pip fetches packages: not runnable offline, and not here
     "python3 -m venv .venv && .venv/bin/pip install . && .venv/bin/python -m replicate_min demo\n",
     "python3 -m venv .venv && .venv/bin/pip install -q tox && .venv/bin/tox run-parallel --parallel-live\n",
-    "pip install replicate-min\n",
+    ".venv/bin/pip wheel --no-deps -w dist . && .venv/bin/pip install dist/replicate_min-*.whl\n",
 ]
 # The blocks poll the fake, which answers at once: no need for the default half second between polls.
 POLL_INTERVAL = "0.02"
@@ -53,7 +53,7 @@ def served() -> Iterator[Dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REPLICATE_")}
     env.update(PYTHONPATH=str(ROOT), NO_PROXY="127.0.0.1,localhost", REPLICATE_POLL_INTERVAL="0.02")
     args = shlex.split(SERVER_BLOCK)
-    assert args[:1] == ["python"]
+    assert args[:1] == [".venv/bin/python"]
     process = subprocess.Popen(
         [sys.executable, *args[1:]], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env, cwd=ROOT
     )
@@ -90,8 +90,9 @@ def served() -> Iterator[Dict[str, str]]:
 
 @pytest.mark.parametrize("index", range(len(RUNNABLE)))
 def test_readme_shell_block_runs(served: Dict[str, str], index: int, tmp_path: Path) -> None:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
+    work = tmp_path / "work"
+    bin_dir = work / ".venv" / "bin"  # the blocks run from the checkout, with the demo's .venv
+    bin_dir.mkdir(parents=True)
     # `python` is this interpreter; `replicate-min` is what pip's console script does.
     (bin_dir / "python").write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n')
     (bin_dir / "replicate-min").write_text(
@@ -99,10 +100,8 @@ def test_readme_shell_block_runs(served: Dict[str, str], index: int, tmp_path: P
     )
     for script in bin_dir.iterdir():
         script.chmod(0o755)
-    work = tmp_path / "work"
-    work.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("REPLICATE_")}
-    env.update(PYTHONPATH=str(ROOT), NO_PROXY="127.0.0.1,localhost", PATH=f"{bin_dir}{os.pathsep}{env['PATH']}")
+    env.update(PYTHONPATH=str(ROOT), NO_PROXY="127.0.0.1,localhost")
     env["REPLICATE_POLL_INTERVAL"] = POLL_INTERVAL
     exports = "".join(f"export {name}={shlex.quote(value)}\n" for name, value in served.items())
     result = subprocess.run(
