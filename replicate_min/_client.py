@@ -11,8 +11,9 @@ from _thread import allocate_lock  # threading's Lock, without importing threadi
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Dict, Generic, Iterable, Mapping, NoReturn, Optional, TypeVar, Union, overload
 
+from ._create import CreateRequest
 from ._exceptions import excerpt
-from ._prediction import Predictions
+from ._prediction import Predictions, create_prediction
 from ._requester import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_CONCURRENCY,
@@ -24,7 +25,7 @@ from ._requester import (
     default_requester,
     reset_default_requester,
 )
-from ._run import parse_ref
+from ._run import deadline_for
 from ._run import run as _run
 from ._streaming import AsyncEventStream, EventStream
 
@@ -297,17 +298,19 @@ class Client:
             ModelError: the prediction failed. PredictionCanceledError: it was canceled or
             aborted. WaitTimeoutError, APITimeoutError: ``timeout`` passed.
         """
-        return _run(
-            self.requester,
+        deadline = deadline_for(timeout)
+        request = CreateRequest.for_ref(
             ref,
             input,
             wait=wait,
             timeout=timeout,
-            use_file_output=use_file_output,
-            options=_create_options(
-                webhook, webhook_completed, webhook_events_filter, cancel_after, file_encoding_strategy
-            ),
+            webhook=webhook,
+            webhook_completed=webhook_completed,
+            webhook_events_filter=webhook_events_filter,
+            cancel_after=cancel_after,
+            file_encoding_strategy=file_encoding_strategy,
         )
+        return _run(self.requester, request, deadline, use_file_output is not False)
 
     async def async_run(
         self,
@@ -326,17 +329,19 @@ class Client:
         """Async ``run``: the create on a worker thread, then polls that sleep on the event loop."""
         from ._run import async_run
 
-        return await async_run(
-            self.requester,
+        deadline = deadline_for(timeout)
+        request = CreateRequest.for_ref(
             ref,
             input,
             wait=wait,
             timeout=timeout,
-            use_file_output=use_file_output,
-            options=_create_options(
-                webhook, webhook_completed, webhook_events_filter, cancel_after, file_encoding_strategy
-            ),
+            webhook=webhook,
+            webhook_completed=webhook_completed,
+            webhook_events_filter=webhook_events_filter,
+            cancel_after=cancel_after,
+            file_encoding_strategy=file_encoding_strategy,
         )
+        return await async_run(self.requester, request, deadline, use_file_output is not False)
 
     def stream(
         self,
@@ -351,11 +356,17 @@ class Client:
         file_encoding_strategy: Optional[str] = None,
     ) -> EventStream:
         """Creates a prediction (with ``"stream": true``) and streams its events; ends after ``done``."""
-        options = _create_options(webhook, webhook_completed, webhook_events_filter, cancel_after, None)
-        target = parse_ref(ref)
-        prediction = self.predictions.create(
-            input=input, stream=True, file_encoding_strategy=file_encoding_strategy, **target, **options
+        request = CreateRequest.for_ref(
+            ref,
+            input,
+            stream=True,
+            webhook=webhook,
+            webhook_completed=webhook_completed,
+            webhook_events_filter=webhook_events_filter,
+            cancel_after=cancel_after,
+            file_encoding_strategy=file_encoding_strategy,
         )
+        prediction = create_prediction(self.requester, request, None)
         return prediction.stream(use_file_output=use_file_output is not False)
 
     def async_stream(
@@ -384,23 +395,6 @@ class Client:
                 file_encoding_strategy=file_encoding_strategy,
             ),
         )
-
-
-def _create_options(
-    webhook: Optional[str],
-    webhook_completed: Optional[str],
-    webhook_events_filter: Optional[Iterable[str]],
-    cancel_after: Union[str, int, float, None],
-    file_encoding_strategy: Optional[str],
-) -> Dict[str, Any]:
-    options = {
-        "webhook": webhook,
-        "webhook_completed": webhook_completed,
-        "webhook_events_filter": webhook_events_filter,
-        "cancel_after": cancel_after,
-        "file_encoding_strategy": file_encoding_strategy,
-    }
-    return {name: value for name, value in options.items() if value is not None}
 
 
 _default: Optional[Client] = None
