@@ -12,6 +12,13 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Dict, Generic, Iterable, Mapping, NoReturn, Optional, TypeVar, Union, overload
 
 from ._create import CreateRequest
+from ._defaults import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_RETRY_BACKOFF,
+    DEFAULT_STREAM_IDLE_TIMEOUT,
+)
 from ._exceptions import excerpt
 from ._prediction import Predictions, create_prediction
 from ._requester import (
@@ -93,10 +100,11 @@ class Client:
             Whitespace around it (a newline from a file) is stripped.
         base_url: else ``REPLICATE_BASE_URL``, else ``https://api.replicate.com``
             (a trailing ``/v1`` is accepted).
-        read_timeout: seconds to wait for the server's next bytes; ``None`` waits
-            forever. ``Prefer: wait`` creates stretch it as needed. It bounds each read,
+        read_timeout: seconds to wait for the server's next bytes (30 when not given);
+            ``None`` waits forever. ``Prefer: wait`` creates stretch it as needed. It bounds each read,
             not a whole call: the ``timeout`` of ``wait()`` and ``run()`` does that.
-        timeout: the earlier name of ``read_timeout``, kept as an alias.
+        timeout: the earlier name of ``read_timeout``, kept as an alias; giving both
+            is a ``TypeError``.
         connect_timeout: seconds to open a connection, or to wait for a free one.
         poll_interval: seconds between polls in ``wait()``; else
             ``REPLICATE_POLL_INTERVAL``, else 0.5.
@@ -125,25 +133,27 @@ class Client:
         api_token: Optional[str] = None,
         *,
         base_url: Optional[str] = None,
-        read_timeout: Optional[float] = 30.0,
+        read_timeout: Union[float, UseClientDefault, None] = USE_CLIENT_DEFAULT,
         timeout: Union[float, UseClientDefault, None] = USE_CLIENT_DEFAULT,
-        connect_timeout: Optional[float] = 10.0,
+        connect_timeout: Optional[float] = DEFAULT_CONNECT_TIMEOUT,
         poll_interval: Optional[float] = None,
         user_agent: Optional[str] = None,
-        max_retries: int = 3,
-        retry_backoff: float = 0.5,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        retry_backoff: float = DEFAULT_RETRY_BACKOFF,
         ssl_context: Any = None,
         proxy: Optional[str] = None,
         allow_http: bool = False,
-        stream_idle_timeout: Optional[float] = 60.0,
+        stream_idle_timeout: Optional[float] = DEFAULT_STREAM_IDLE_TIMEOUT,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         headers: Optional[Mapping[str, str]] = None,
     ) -> None:
         if not isinstance(timeout, UseClientDefault):
-            if read_timeout != 30.0:
+            if not isinstance(read_timeout, UseClientDefault):
                 raise TypeError("pass read_timeout or its older name timeout, not both")
             read_timeout = timeout
+        if isinstance(read_timeout, UseClientDefault):
+            read_timeout = DEFAULT_READ_TIMEOUT
         settings = Settings.build(
             api_token=api_token,
             base_url=base_url,

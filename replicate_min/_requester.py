@@ -18,6 +18,17 @@ from _thread import allocate_lock  # threading's Lock, without importing threadi
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple, TypeVar, Union
 
+from ._defaults import (
+    DEFAULT_BASE_URL,
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_MAX_RESPONSE_SIZE,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_POLL_INTERVAL,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_RETRY_BACKOFF,
+    DEFAULT_STREAM_IDLE_TIMEOUT,
+)
 from ._exceptions import ReplicateError, ReplicateException, ValidationError, excerpt
 from ._urls import is_loopback, origin_of
 from ._version import __version__
@@ -41,13 +52,8 @@ __all__ = [
 
 T = TypeVar("T")
 
-DEFAULT_BASE_URL = "https://api.replicate.com"
 #: Hosts under these domains may receive the token over HTTPS (stream and file URLs live there).
 TOKEN_DOMAINS = ("replicate.com", "replicate.net", "replicate.delivery")
-#: The largest response body read by default: room for sync-mode answers with inline ``data:`` outputs.
-DEFAULT_MAX_RESPONSE_SIZE = 100 * 1024 * 1024
-#: Requests in flight at once per client (worker threads of the async twins, connections per origin).
-DEFAULT_MAX_CONCURRENCY = 512
 
 
 class Cancel:
@@ -205,13 +211,13 @@ class Settings:
 
     base_url: str = DEFAULT_BASE_URL
     api_token: Optional[str] = field(default=None, repr=False)
-    read_timeout: Optional[float] = 30.0
-    connect_timeout: Optional[float] = 10.0
-    poll_interval: float = 0.5
+    read_timeout: Optional[float] = DEFAULT_READ_TIMEOUT
+    connect_timeout: Optional[float] = DEFAULT_CONNECT_TIMEOUT
+    poll_interval: float = DEFAULT_POLL_INTERVAL
     user_agent: str = f"replicate-min/{__version__} (Python {sys.version_info[0]}.{sys.version_info[1]})"
-    max_retries: int = 3
-    retry_backoff: float = 0.5
-    stream_idle_timeout: Optional[float] = 60.0
+    max_retries: int = DEFAULT_MAX_RETRIES
+    retry_backoff: float = DEFAULT_RETRY_BACKOFF
+    stream_idle_timeout: Optional[float] = DEFAULT_STREAM_IDLE_TIMEOUT
     max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     headers: Mapping[str, str] = field(default_factory=dict)
@@ -268,7 +274,7 @@ class Settings:
         if poll_interval is None:
             text = os.environ.get("REPLICATE_POLL_INTERVAL") or ""
             try:
-                poll_interval = float(text) if text else 0.5
+                poll_interval = float(text) if text else DEFAULT_POLL_INTERVAL
             except ValueError:
                 raise ValueError(
                     f"the REPLICATE_POLL_INTERVAL environment variable must be a number of seconds, got {text[:40]!r}"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from ._defaults import DEFAULT_MAX_BACKOFF, DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_AFTER, DEFAULT_RETRY_BACKOFF
+
 __all__ = ["RETRY_STATUSES", "Failure", "RetryPolicy", "parse_retry_after"]
 
 #: Statuses a request that is safe to repeat is retried on (429 is retried for every request).
@@ -46,7 +48,11 @@ class RetryPolicy:
     max_retry_after: float
 
     def __init__(
-        self, max_retries: int = 3, backoff: float = 0.5, max_backoff: float = 8.0, max_retry_after: float = 60.0
+        self,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        backoff: float = DEFAULT_RETRY_BACKOFF,
+        max_backoff: float = DEFAULT_MAX_BACKOFF,
+        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
     ) -> None:
         set_ = object.__setattr__
         set_(self, "max_retries", max_retries)

@@ -214,6 +214,26 @@ def test_the_per_read_timeout_and_the_overall_deadline_have_distinct_names(fake:
     assert "timeout" in inspect.signature(Prediction.wait).parameters  # wait's is a deadline
     with pytest.raises(TypeError, match="not both"):
         Client(api_token="r8_x", read_timeout=5, timeout=6)
+    with pytest.raises(TypeError, match="not both"):  # the default's own value is still "given"
+        Client(api_token="r8_x", read_timeout=30.0, timeout=5)
+    assert Client(api_token="r8_x", timeout=5).read_timeout == 5
+    assert Client(api_token="r8_x", timeout=None).read_timeout is None
+    assert Client(api_token="r8_x").read_timeout == 30.0
+
+
+def test_each_default_is_named_once() -> None:
+    from replicate_min import _defaults
+    from replicate_min._requester import Settings
+    from replicate_min._retry import RetryPolicy
+
+    settings = Settings()
+    client = Client(api_token="r8_x")
+    for name in ("read_timeout", "connect_timeout", "poll_interval", "max_retries", "retry_backoff"):
+        value = getattr(_defaults, f"DEFAULT_{name.upper()}")
+        assert getattr(settings, name) == value and getattr(client, name) == value, name
+    policy = RetryPolicy()
+    assert (policy.max_retries, policy.backoff) == (_defaults.DEFAULT_MAX_RETRIES, _defaults.DEFAULT_RETRY_BACKOFF)
+    assert settings.stream_idle_timeout == _defaults.DEFAULT_STREAM_IDLE_TIMEOUT
 
 
 def test_use_client_default_is_a_distinct_sentinel() -> None:
