@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Sequence, TextIO, cast
 
 from ._client import Client
+from ._create import parse_ref
 from ._exceptions import ModelError, PredictionCanceledError, ReplicateError, ReplicateException, WaitTimeoutError
 from ._prediction import Prediction, polling
-from ._run import output_of, parse_ref
+from ._run import output_of
 from ._version import __version__
 
 __all__ = ["main"]

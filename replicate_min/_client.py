@@ -11,9 +11,17 @@ from _thread import allocate_lock  # threading's Lock, without importing threadi
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Dict, Generic, Iterable, Mapping, NoReturn, Optional, TypeVar, Union, overload
 
-from . import _defaults, _fork
+from . import _fork
+from ._create import CreateRequest
+from ._defaults import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_RETRY_BACKOFF,
+    DEFAULT_STREAM_IDLE_TIMEOUT,
+)
 from ._exceptions import excerpt
-from ._prediction import Predictions
+from ._prediction import Predictions, create_prediction
 from ._requester import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_CONCURRENCY,
@@ -25,7 +33,7 @@ from ._requester import (
     default_requester,
     reset_default_requester,
 )
-from ._run import parse_ref
+from ._run import deadline_for
 from ._run import run as _run
 from ._streaming import AsyncEventStream, EventStream
 
@@ -93,10 +101,11 @@ class Client:
             Whitespace around it (a newline from a file) is stripped.
         base_url: else ``REPLICATE_BASE_URL``, else ``https://api.replicate.com``
             (a trailing ``/v1`` is accepted).
-        read_timeout: seconds to wait for the server's next bytes; ``None`` waits
-            forever. ``Prefer: wait`` creates stretch it as needed. It bounds each read,
+        read_timeout: seconds to wait for the server's next bytes (30 when not given);
+            ``None`` waits forever. ``Prefer: wait`` creates stretch it as needed. It bounds each read,
             not a whole call: the ``timeout`` of ``wait()`` and ``run()`` does that.
-        timeout: the earlier name of ``read_timeout``, kept as an alias.
+        timeout: the earlier name of ``read_timeout``, kept as an alias; giving both
+            is a ``TypeError``.
         connect_timeout: seconds to open a connection, or to wait for a free one.
         poll_interval: seconds between polls in ``wait()``; else
             ``REPLICATE_POLL_INTERVAL``, else 0.5.
@@ -127,15 +136,15 @@ class Client:
         base_url: Optional[str] = None,
         read_timeout: Union[float, UseClientDefault, None] = USE_CLIENT_DEFAULT,
         timeout: Union[float, UseClientDefault, None] = USE_CLIENT_DEFAULT,
-        connect_timeout: Optional[float] = _defaults.CONNECT_TIMEOUT,
+        connect_timeout: Optional[float] = DEFAULT_CONNECT_TIMEOUT,
         poll_interval: Optional[float] = None,
         user_agent: Optional[str] = None,
-        max_retries: int = _defaults.MAX_RETRIES,
-        retry_backoff: float = _defaults.RETRY_BACKOFF,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        retry_backoff: float = DEFAULT_RETRY_BACKOFF,
         ssl_context: Any = None,
         proxy: Optional[str] = None,
         allow_http: bool = False,
-        stream_idle_timeout: Optional[float] = _defaults.STREAM_IDLE_TIMEOUT,
+        stream_idle_timeout: Optional[float] = DEFAULT_STREAM_IDLE_TIMEOUT,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         headers: Optional[Mapping[str, str]] = None,
@@ -145,7 +154,7 @@ class Client:
                 raise TypeError("pass read_timeout or its older name timeout, not both")
             read_timeout = timeout
         if isinstance(read_timeout, UseClientDefault):
-            read_timeout = _defaults.READ_TIMEOUT
+            read_timeout = DEFAULT_READ_TIMEOUT
         settings = Settings.build(
             api_token=api_token,
             base_url=base_url,
@@ -306,17 +315,19 @@ class Client:
             ModelError: the prediction failed. PredictionCanceledError: it was canceled or
             aborted. WaitTimeoutError, APITimeoutError: ``timeout`` passed.
         """
-        return _run(
-            self.requester,
+        deadline = deadline_for(timeout)
+        request = CreateRequest.for_ref(
             ref,
             input,
             wait=wait,
             timeout=timeout,
-            use_file_output=use_file_output,
-            options=_create_options(
-                webhook, webhook_completed, webhook_events_filter, cancel_after, file_encoding_strategy
-            ),
+            webhook=webhook,
+            webhook_completed=webhook_completed,
+            webhook_events_filter=webhook_events_filter,
+            cancel_after=cancel_after,
+            file_encoding_strategy=file_encoding_strategy,
         )
+        return _run(self.requester, request, deadline, use_file_output is not False)
 
     async def async_run(
         self,
@@ -335,17 +346,19 @@ class Client:
         """Async ``run``: the create on a worker thread, then polls that sleep on the event loop."""
         from ._run import async_run
 
-        return await async_run(
-            self.requester,
+        deadline = deadline_for(timeout)
+        request = CreateRequest.for_ref(
             ref,
             input,
             wait=wait,
             timeout=timeout,
-            use_file_output=use_file_output,
-            options=_create_options(
-                webhook, webhook_completed, webhook_events_filter, cancel_after, file_encoding_strategy
-            ),
+            webhook=webhook,
+            webhook_completed=webhook_completed,
+            webhook_events_filter=webhook_events_filter,
+            cancel_after=cancel_after,
+            file_encoding_strategy=file_encoding_strategy,
         )
+        return await async_run(self.requester, request, deadline, use_file_output is not False)
 
     def stream(
         self,
@@ -360,11 +373,17 @@ class Client:
         file_encoding_strategy: Optional[str] = None,
     ) -> EventStream:
         """Creates a prediction (with ``"stream": true``) and streams its events; ends after ``done``."""
-        options = _create_options(webhook, webhook_completed, webhook_events_filter, cancel_after, None)
-        target = parse_ref(ref)
-        prediction = self.predictions.create(
-            input=input, stream=True, file_encoding_strategy=file_encoding_strategy, **target, **options
+        request = CreateRequest.for_ref(
+            ref,
+            input,
+            stream=True,
+            webhook=webhook,
+            webhook_completed=webhook_completed,
+            webhook_events_filter=webhook_events_filter,
+            cancel_after=cancel_after,
+            file_encoding_strategy=file_encoding_strategy,
         )
+        prediction = create_prediction(self.requester, request, None)
         return prediction.stream(use_file_output=use_file_output is not False)
 
     def async_stream(
@@ -393,23 +412,6 @@ class Client:
                 file_encoding_strategy=file_encoding_strategy,
             ),
         )
-
-
-def _create_options(
-    webhook: Optional[str],
-    webhook_completed: Optional[str],
-    webhook_events_filter: Optional[Iterable[str]],
-    cancel_after: Union[str, int, float, None],
-    file_encoding_strategy: Optional[str],
-) -> Dict[str, Any]:
-    options = {
-        "webhook": webhook,
-        "webhook_completed": webhook_completed,
-        "webhook_events_filter": webhook_events_filter,
-        "cancel_after": cancel_after,
-        "file_encoding_strategy": file_encoding_strategy,
-    }
-    return {name: value for name, value in options.items() if value is not None}
 
 
 _default: Optional[Client] = None

@@ -1,34 +1,40 @@
-"""Every default setting, written once: ``Client``, ``Settings`` and ``RetryPolicy`` read them here."""
+"""Every default a client starts with, named once: ``Client``, ``Settings`` and ``RetryPolicy`` read them here.
+
+Times are seconds. Nothing here imports anything.
+"""
 
 from __future__ import annotations
 
 __all__ = [
-    "BASE_URL",
-    "CONNECT_TIMEOUT",
-    "MAX_CONCURRENCY",
-    "MAX_RESPONSE_SIZE",
-    "MAX_RETRIES",
-    "POLL_INTERVAL",
-    "READ_TIMEOUT",
-    "RETRY_BACKOFF",
-    "STREAM_IDLE_TIMEOUT",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_MAX_BACKOFF",
+    "DEFAULT_MAX_CONCURRENCY",
+    "DEFAULT_MAX_RESPONSE_SIZE",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_MAX_RETRY_AFTER",
+    "DEFAULT_POLL_INTERVAL",
+    "DEFAULT_READ_TIMEOUT",
+    "DEFAULT_RETRY_BACKOFF",
+    "DEFAULT_STREAM_IDLE_TIMEOUT",
 ]
 
-#: The API's origin (a trailing ``/v1`` is added by the client).
-BASE_URL = "https://api.replicate.com"
-#: Seconds to wait for the server's next bytes (one read, never a whole call).
-READ_TIMEOUT = 30.0
-#: Seconds to open a connection, or to wait for a free one.
-CONNECT_TIMEOUT = 10.0
-#: Seconds between polls in ``wait()`` (``REPLICATE_POLL_INTERVAL`` overrides it).
-POLL_INTERVAL = 0.5
-#: Retries of a failed request (0 disables them).
-MAX_RETRIES = 3
-#: The first retry's delay in seconds; it doubles each time, with jitter.
-RETRY_BACKOFF = 0.5
-#: Seconds an event stream may stay silent before it is reconnected.
-STREAM_IDLE_TIMEOUT = 60.0
-#: The largest response body read, in bytes.
-MAX_RESPONSE_SIZE = 100 * 1024 * 1024
-#: Requests in flight at once: async worker threads, and connections per host.
-MAX_CONCURRENCY = 512
+DEFAULT_BASE_URL = "https://api.replicate.com"
+#: The longest wait for the server's next bytes (never an overall deadline).
+DEFAULT_READ_TIMEOUT = 30.0
+DEFAULT_CONNECT_TIMEOUT = 10.0
+#: Between two polls of a prediction that has not finished.
+DEFAULT_POLL_INTERVAL = 0.5
+#: Retries after the first attempt.
+DEFAULT_MAX_RETRIES = 3
+#: The first retry's delay; it doubles each time, with jitter, up to ``DEFAULT_MAX_BACKOFF``.
+DEFAULT_RETRY_BACKOFF = 0.5
+DEFAULT_MAX_BACKOFF = 8.0
+#: The longest a server's ``Retry-After`` is honoured for.
+DEFAULT_MAX_RETRY_AFTER = 60.0
+#: The longest a stream may send nothing (not even a keep-alive comment).
+DEFAULT_STREAM_IDLE_TIMEOUT = 60.0
+#: The largest response body read by default: room for sync-mode answers with inline ``data:`` outputs.
+DEFAULT_MAX_RESPONSE_SIZE = 100 * 1024 * 1024
+#: Requests in flight at once per client (worker threads of the async twins, connections per origin).
+DEFAULT_MAX_CONCURRENCY = 512

@@ -2,8 +2,8 @@
 
 ``client.models.predictions.create(model="owner/name", ...)``,
 ``client.deployments.predictions.create(deployment="owner/name", ...)`` and
-``client.deployments.get("owner/name").predictions.create(...)`` all post through
-``Predictions.create``: one request builder, one set of checks, and ``wait``,
+``client.deployments.get("owner/name").predictions.create(...)`` all build one
+``CreateRequest`` and post it through ``create_prediction``: one request builder, one set of checks, and ``wait``,
 ``cancel_after`` and ``file_encoding_strategy`` work on every path. ``Deployment`` keeps
 what ``GET /v1/deployments/{owner}/{name}`` returns and no more: managing models and
 deployments is out of this client's scope.
@@ -14,8 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Dict, Iterable, Optional, Union
 
+from ._create import CreateRequest, Target, _owner_name
 from ._exceptions import ValidationError, excerpt
-from ._prediction import Prediction, Predictions, Target, _owner_name
+from ._prediction import Prediction, create_prediction
 from ._requester import Requester
 from ._urls import path_segment
 
@@ -55,7 +56,7 @@ class ModelsPredictions:
         file_encoding_strategy: Optional[str] = None,
     ) -> Prediction:
         """``predictions.create(model=model, ...)``: ``model`` is ``"owner/name"`` or ``("owner", "name")``."""
-        return Predictions(self._requester).create(
+        request = CreateRequest(
             input=input,
             model=model,
             webhook=webhook,
@@ -66,6 +67,7 @@ class ModelsPredictions:
             cancel_after=cancel_after,
             file_encoding_strategy=file_encoding_strategy,
         )
+        return create_prediction(self._requester, request, None)
 
     async def async_create(
         self,
@@ -81,9 +83,10 @@ class ModelsPredictions:
         file_encoding_strategy: Optional[str] = None,
     ) -> Prediction:
         """Async ``create``."""
-        return await Predictions(self._requester).async_create(
-            input=input,
-            model=model,
+        return await self._requester.run_async(
+            self.create,
+            model,
+            input,
             webhook=webhook,
             webhook_completed=webhook_completed,
             webhook_events_filter=webhook_events_filter,
@@ -131,7 +134,7 @@ class DeploymentsPredictions:
 
         ``deployment`` is ``"owner/name"``, ``("owner", "name")`` or a ``Deployment``.
         """
-        return Predictions(self._requester).create(
+        request = CreateRequest(
             input=input,
             deployment=deployment,
             webhook=webhook,
@@ -142,6 +145,7 @@ class DeploymentsPredictions:
             cancel_after=cancel_after,
             file_encoding_strategy=file_encoding_strategy,
         )
+        return create_prediction(self._requester, request, None)
 
     async def async_create(
         self,
@@ -157,9 +161,10 @@ class DeploymentsPredictions:
         file_encoding_strategy: Optional[str] = None,
     ) -> Prediction:
         """Async ``create``."""
-        return await Predictions(self._requester).async_create(
-            input=input,
-            deployment=deployment,
+        return await self._requester.run_async(
+            self.create,
+            deployment,
+            input,
             webhook=webhook,
             webhook_completed=webhook_completed,
             webhook_events_filter=webhook_events_filter,
@@ -193,9 +198,9 @@ class DeploymentPredictions:
         file_encoding_strategy: Optional[str] = None,
     ) -> Prediction:
         """Creates a prediction on this deployment (``POST /v1/deployments/{owner}/{name}/predictions``)."""
-        return DeploymentsPredictions(self._requester).create(
-            self._deployment.id,
-            input,
+        request = CreateRequest(
+            input=input,
+            deployment=self._deployment.id,
             webhook=webhook,
             webhook_completed=webhook_completed,
             webhook_events_filter=webhook_events_filter,
@@ -204,6 +209,7 @@ class DeploymentPredictions:
             cancel_after=cancel_after,
             file_encoding_strategy=file_encoding_strategy,
         )
+        return create_prediction(self._requester, request, None)
 
     async def async_create(
         self,
@@ -218,8 +224,8 @@ class DeploymentPredictions:
         file_encoding_strategy: Optional[str] = None,
     ) -> Prediction:
         """Async ``create``."""
-        return await DeploymentsPredictions(self._requester).async_create(
-            self._deployment.id,
+        return await self._requester.run_async(
+            self.create,
             input,
             webhook=webhook,
             webhook_completed=webhook_completed,

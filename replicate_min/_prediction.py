@@ -32,6 +32,7 @@ from typing import (
 
 from . import _exceptions as _exceptions_module
 from . import _log
+from ._create import WAIT_MARGIN, CreateRequest, Target
 from ._exceptions import (
     APITimeoutError,
     ModelError,
@@ -60,6 +61,7 @@ __all__ = [
     "Progress",
     "Status",
     "check_outcome",
+    "create_prediction",
     "polling",
 ]
 
@@ -92,11 +94,6 @@ class Status(str, enum.Enum):
 #: A prediction in one of these will not change again.
 TERMINAL_STATUSES = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELED, Status.ABORTED})
 _STATUSES = {status.value: status for status in Status}
-#: A model or deployment reference, ``owner/name``.
-OWNER_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*"
-WEBHOOK_EVENTS = frozenset({"start", "output", "logs", "completed"})
-#: Seconds added to a ``Prefer: wait=N`` hold to size the read timeout.
-WAIT_MARGIN = 5.0
 
 # The official client's tqdm pattern (re caches the compiled form).
 _PROGRESS = r"^\s*(?P<percentage>\d+)%\s*\|.+?\|\s*(?P<current>\d+)\/(?P<total>\d+)"
@@ -630,126 +627,28 @@ def _deadline(timeout: Optional[float]) -> Optional[float]:
     return None if seconds is None else time.monotonic() + seconds
 
 
-# -- request building (pure) ---------------------------------------------------------
+def create_prediction(requester: Requester, request: CreateRequest, deadline: Optional[float]) -> Prediction:
+    """The one create: posts ``request`` (its files encoded), bounded by ``deadline``
+    (a ``time.monotonic()`` value) if given; the read timeout grows to cover a ``wait`` hold."""
+    from ._files import encode_files
 
-
-#: A model or deployment as the official client takes it: ``"owner/name"``, ``("owner", "name")``,
-#: or an object with ``owner`` and ``name`` (a ``Deployment``).
-Target = Union[str, Tuple[str, str], Any]
-
-
-def _owner_name(kind: str, ref: Any) -> str:
-    """Validates ``owner/name`` (or an ``(owner, name)`` tuple, or an object with both) and returns it."""
-    if isinstance(ref, tuple):
-        if len(ref) != 2 or not all(isinstance(part, str) for part in ref):
-            raise TypeError(f"{kind} as a tuple must be (owner, name), got {excerpt(ref)}")
-        ref = f"{ref[0]}/{ref[1]}"
-    elif not isinstance(ref, str) and isinstance(getattr(ref, "owner", None), str):
-        owner, name = ref.owner, getattr(ref, "name", None)
-        if not isinstance(name, str):
-            raise TypeError(f"{kind} must be 'owner/name', (owner, name) or have both, got {excerpt(ref)}")
-        ref = f"{owner}/{name}"
-    if not isinstance(ref, str):
-        raise TypeError(f"{kind} must be a string like 'owner/name', got {excerpt(ref)}")
-    if not re.fullmatch(OWNER_NAME, ref, flags=re.ASCII):
-        hint = " (for a version, pass version='owner/name:version' instead)" if ":" in ref else ""
-        raise ValueError(f"{kind} must look like 'owner/name', got {ref[:80]!r}{hint}")
-    return ref
-
-
-def prefer_header(wait: Union[bool, int, None]) -> Optional[str]:
-    """The ``Prefer`` header for ``wait``: True is ``wait``, an int N (1 to 60) is ``wait=N``."""
-    if wait is None or wait is False:
-        return None
-    if wait is True:
-        return "wait"
-    if not isinstance(wait, int):
-        raise TypeError(f"wait must be True, False or a whole number of seconds, got {excerpt(wait)}")
-    if not 1 <= wait <= 60:
-        raise ValueError(f"wait must be between 1 and 60 seconds, got {wait}")
-    return f"wait={wait}"
-
-
-def cancel_after_header(value: Union[str, int, float, None]) -> Optional[str]:
-    """Validates a ``Cancel-After`` duration ("90s", "1h30m", or seconds) of at least 5 s."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise TypeError(f"cancel_after must be a duration like '1h30m' or seconds, got {excerpt(value)}")
-    if isinstance(value, str):
-        match = re.fullmatch(r"(?:(\d{1,9})h)?(?:(\d{1,9})m)?(?:(\d{1,9})s)?|(\d{1,9})", value, flags=re.ASCII)
-        if not value or not match:
-            raise ValueError(f"cancel_after must be a duration like '90s', '5m' or '1h30m45s', got {value[:40]!r}")
-        hours, minutes, secs, bare = (int(group or 0) for group in match.groups())
-        seconds: float = hours * 3600 + minutes * 60 + secs + bare
-        text = value
-    else:
-        if not -1e15 < value < 1e15 or value != int(value):
-            raise ValueError(f"cancel_after must be a whole number of seconds, got {value!r}")
-        seconds, text = value, f"{int(value)}s"
-    if seconds < 5:
-        raise ValueError(f"cancel_after must be at least 5 seconds, got {value!r}")
-    return text
-
-
-def build_create(
-    version: Optional[str],
-    input: Optional[Dict[str, Any]],
-    *,
-    model: Optional[Target] = None,
-    deployment: Optional[Target] = None,
-    webhook: Optional[str] = None,
-    webhook_completed: Optional[str] = None,
-    webhook_events_filter: Optional[Iterable[str]] = None,
-    stream: Optional[bool] = None,
-    wait: Union[bool, int, None] = None,
-    cancel_after: Union[str, int, float, None] = None,
-) -> Tuple[str, Dict[str, Any], Dict[str, str], Optional[float]]:
-    """Validates create arguments; returns (path, JSON body, extra headers, wait hold in seconds)."""
-    if sum(target is not None for target in (version, model, deployment)) != 1:  # the official words:
-        raise ValueError("Exactly one of 'model', 'version', or 'deployment' must be specified.")
-    body: Dict[str, Any] = {}
-    if version is not None:
-        if not isinstance(version, str) or not version:
-            raise TypeError(f"version must be a non-empty string, got {excerpt(version)}")
-        path = "/v1/predictions"
-        body["version"] = version
-    elif model is not None:
-        path = f"/v1/models/{_owner_name('model', model)}/predictions"
-    else:
-        path = f"/v1/deployments/{_owner_name('deployment', deployment)}/predictions"
-    if input is None:
-        input = {}
-    if not isinstance(input, dict):
-        raise TypeError(f"input must be a dict of the model's inputs, got {excerpt(input)}")
-    body["input"] = input
-    for name, url in (("webhook", webhook), ("webhook_completed", webhook_completed)):
-        if url is not None:
-            if not isinstance(url, str) or not url.startswith(("https://", "http://")) or not url.isprintable():
-                raise ValueError(f"{name} must be an http(s) URL, got {excerpt(url)}")
-            body[name] = url
-    if webhook_events_filter is not None:
-        if isinstance(webhook_events_filter, str):
-            raise TypeError("webhook_events_filter must be a list of event names, not a string")
-        events = list(webhook_events_filter)
-        unknown = [event for event in events if event not in WEBHOOK_EVENTS]
-        if unknown:
-            raise ValueError(f"webhook_events_filter has unknown events {unknown!r}; known: {sorted(WEBHOOK_EVENTS)}")
-        body["webhook_events_filter"] = events
-    if stream is not None:
-        if not isinstance(stream, bool):
-            raise TypeError(f"stream must be True or False, got {excerpt(stream)}")
-        body["stream"] = stream
-    headers: Dict[str, str] = {}
-    prefer = prefer_header(wait)
-    hold: Optional[float] = None
-    if prefer is not None:
-        headers["Prefer"] = prefer
-        hold = 60.0 if wait is True else float(wait)  # type: ignore[arg-type]
-    cancel_after_text = cancel_after_header(cancel_after)
-    if cancel_after_text is not None:
-        headers["Cancel-After"] = cancel_after_text
-    return path, body, headers, hold
+    assert request.input is not None  # CreateRequest makes None {}
+    body = request.body(encode_files(request.input, requester, request.file_encoding_strategy))
+    settings = requester.settings
+    read_timeout: Union[float, UseClientDefault, None] = USE_CLIENT_DEFAULT
+    hold = request.hold
+    if hold is not None and settings.read_timeout is not None:
+        read_timeout = max(settings.read_timeout, hold + WAIT_MARGIN)
+    data = requester.request(
+        "POST",
+        request.path,
+        json=body,
+        headers=request.headers,
+        read_timeout=read_timeout,
+        deadline=deadline,
+        idempotent=False,
+    )
+    return Prediction.from_json(data, requester)
 
 
 def _prediction_path(id: Any, suffix: str = "") -> str:
@@ -812,44 +711,20 @@ class Predictions:
             APIConnectionError: no answer. A create is never retried once it may
                 have reached the server, so it never creates a duplicate.
         """
-        return self._create(
-            version,
-            input,
-            dict(
-                model=model,
-                deployment=deployment,
-                webhook=webhook,
-                webhook_completed=webhook_completed,
-                webhook_events_filter=webhook_events_filter,
-                stream=stream,
-                wait=wait,
-                cancel_after=cancel_after,
-            ),
-            file_encoding_strategy,
-            None,
+        request = CreateRequest(
+            version=version,
+            input=input,
+            model=model,
+            deployment=deployment,
+            webhook=webhook,
+            webhook_completed=webhook_completed,
+            webhook_events_filter=webhook_events_filter,
+            stream=stream,
+            wait=wait,
+            cancel_after=cancel_after,
+            file_encoding_strategy=file_encoding_strategy,
         )
-
-    def _create(
-        self,
-        version: Optional[str],
-        input: Optional[Dict[str, Any]],
-        options: Dict[str, Any],
-        file_encoding_strategy: Optional[str],
-        deadline: Optional[float],
-    ) -> Prediction:
-        """``create``, bounded by ``deadline`` (a ``time.monotonic()`` value) if given."""
-        from ._files import encode_files
-
-        path, body, headers, hold = build_create(version, input, **options)
-        body["input"] = encode_files(body["input"], self._requester, file_encoding_strategy)
-        settings = self._requester.settings
-        read_timeout: Union[float, UseClientDefault, None] = USE_CLIENT_DEFAULT
-        if hold is not None and settings.read_timeout is not None:
-            read_timeout = max(settings.read_timeout, hold + WAIT_MARGIN)
-        data = self._requester.request(
-            "POST", path, json=body, headers=headers, read_timeout=read_timeout, deadline=deadline, idempotent=False
-        )
-        return self._parse(data)
+        return create_prediction(self._requester, request, None)
 
     def get(self, id: str) -> Prediction:
         """Fetches a prediction by id.

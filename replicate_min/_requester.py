@@ -17,7 +17,18 @@ from _thread import allocate_lock  # threading's Lock, without importing threadi
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple, TypeVar, Union
 
-from . import _defaults, _fork
+from . import _fork
+from ._defaults import (
+    DEFAULT_BASE_URL,
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_MAX_RESPONSE_SIZE,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_POLL_INTERVAL,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_RETRY_BACKOFF,
+    DEFAULT_STREAM_IDLE_TIMEOUT,
+)
 from ._exceptions import ReplicateError, ReplicateException, ValidationError, excerpt
 from ._urls import is_loopback, origin_of
 from ._version import __version__
@@ -41,13 +52,8 @@ __all__ = [
 
 T = TypeVar("T")
 
-DEFAULT_BASE_URL = _defaults.BASE_URL
 #: Hosts under these domains may receive the token over HTTPS (stream and file URLs live there).
 TOKEN_DOMAINS = ("replicate.com", "replicate.net", "replicate.delivery")
-#: The largest response body read by default: room for sync-mode answers with inline ``data:`` outputs.
-DEFAULT_MAX_RESPONSE_SIZE = _defaults.MAX_RESPONSE_SIZE
-#: Requests in flight at once per client (worker threads of the async twins, connections per origin).
-DEFAULT_MAX_CONCURRENCY = _defaults.MAX_CONCURRENCY
 
 
 class Cancel:
@@ -205,13 +211,13 @@ class Settings:
 
     base_url: str = DEFAULT_BASE_URL
     api_token: Optional[str] = field(default=None, repr=False)
-    read_timeout: Optional[float] = _defaults.READ_TIMEOUT
-    connect_timeout: Optional[float] = _defaults.CONNECT_TIMEOUT
-    poll_interval: float = _defaults.POLL_INTERVAL
+    read_timeout: Optional[float] = DEFAULT_READ_TIMEOUT
+    connect_timeout: Optional[float] = DEFAULT_CONNECT_TIMEOUT
+    poll_interval: float = DEFAULT_POLL_INTERVAL
     user_agent: str = f"replicate-min/{__version__} (Python {sys.version_info[0]}.{sys.version_info[1]})"
-    max_retries: int = _defaults.MAX_RETRIES
-    retry_backoff: float = _defaults.RETRY_BACKOFF
-    stream_idle_timeout: Optional[float] = _defaults.STREAM_IDLE_TIMEOUT
+    max_retries: int = DEFAULT_MAX_RETRIES
+    retry_backoff: float = DEFAULT_RETRY_BACKOFF
+    stream_idle_timeout: Optional[float] = DEFAULT_STREAM_IDLE_TIMEOUT
     max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     headers: Mapping[str, str] = field(default_factory=dict)
@@ -268,7 +274,7 @@ class Settings:
         if poll_interval is None:
             text = os.environ.get("REPLICATE_POLL_INTERVAL") or ""
             try:
-                poll_interval = float(text) if text else _defaults.POLL_INTERVAL
+                poll_interval = float(text) if text else DEFAULT_POLL_INTERVAL
             except ValueError:
                 raise ValueError(
                     f"the REPLICATE_POLL_INTERVAL environment variable must be a number of seconds, got {text[:40]!r}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from . import _defaults
+from ._defaults import DEFAULT_MAX_BACKOFF, DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_AFTER, DEFAULT_RETRY_BACKOFF
 
 __all__ = ["RETRY_STATUSES", "Failure", "RetryPolicy", "parse_retry_after"]
 
@@ -49,10 +49,10 @@ class RetryPolicy:
 
     def __init__(
         self,
-        max_retries: int = _defaults.MAX_RETRIES,
-        backoff: float = _defaults.RETRY_BACKOFF,
-        max_backoff: float = 8.0,
-        max_retry_after: float = 60.0,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        backoff: float = DEFAULT_RETRY_BACKOFF,
+        max_backoff: float = DEFAULT_MAX_BACKOFF,
+        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
     ) -> None:
         set_ = object.__setattr__
         set_(self, "max_retries", max_retries)

@@ -2,36 +2,20 @@
 
 from __future__ import annotations
 
-import re
 import time
-from typing import Any, Callable, Dict, Optional, Tuple, Union
+from typing import Any, Optional
 
-from ._exceptions import excerpt
-from ._prediction import OWNER_NAME, Prediction, Predictions, check_outcome
+from ._create import CreateRequest, parse_ref
+from ._prediction import Prediction, check_outcome, create_prediction
 from ._requester import Requester, check_seconds
 
-__all__ = ["async_run", "output_of", "parse_ref", "run"]
-
-_VERSION_ID = r"[0-9a-f]{64}"
+__all__ = ["async_run", "deadline_for", "output_of", "parse_ref", "run"]
 
 
-def parse_ref(ref: Any) -> Dict[str, Any]:
-    """Where a reference posts: ``{"model": "owner/name"}`` or ``{"version": id}``.
-
-    ``owner/name`` goes to the models endpoint; ``owner/name:version`` and a bare
-    64-hex version id go to ``/v1/predictions`` with the bare id. Nothing is looked up.
-    """
-    if not isinstance(ref, str):
-        raise TypeError(f"ref must be a string such as 'owner/name', got {excerpt(ref)}")
-    if re.fullmatch(_VERSION_ID, ref):
-        return {"version": ref}
-    match = re.fullmatch(f"({OWNER_NAME})(?::({_VERSION_ID}))?", ref, flags=re.ASCII)
-    if not match:
-        raise ValueError(
-            f"ref must be 'owner/name', 'owner/name:<64-hex version>' or a 64-hex version id, got {ref[:80]!r}"
-        )
-    model, version = match.groups()
-    return {"version": version} if version else {"model": model}
+def deadline_for(timeout: Optional[float]) -> Optional[float]:
+    """The ``time.monotonic()`` value ``timeout`` seconds from now, or None; checks ``timeout``."""
+    seconds = check_seconds("timeout", timeout, allow_none=True)
+    return None if seconds is None else time.monotonic() + seconds
 
 
 def output_of(prediction: Prediction, use_file_output: Optional[bool] = False) -> Any:
@@ -47,71 +31,25 @@ def output_of(prediction: Prediction, use_file_output: Optional[bool] = False) -
     return prediction.output
 
 
-def _hold(wait: Union[bool, int], timeout: Optional[float]) -> Union[bool, int]:
-    """The ``Prefer: wait`` hold, shortened to fit inside an overall timeout."""
-    if timeout is None or wait is False:
-        return wait
-    limit = int(timeout)
-    if limit < 1:
-        return False
-    return min(limit, 60) if wait is True else min(int(wait), limit)
-
-
-def run(
-    requester: Requester,
-    ref: str,
-    input: Optional[Dict[str, Any]],
-    *,
-    wait: Union[bool, int],
-    timeout: Optional[float],
-    options: Dict[str, Any],
-    use_file_output: Optional[bool] = True,
-) -> Any:
-    """Creates a prediction, waits for it and returns its output, all within ``timeout``.
+def run(requester: Requester, request: CreateRequest, deadline: Optional[float], use_file_output: bool) -> Any:
+    """Creates ``request``, waits for it and returns its output, all before ``deadline``.
 
     Every request, retry wait and poll is bounded by the one deadline; past it the
     create raises ``APITimeoutError`` (whose ``sent`` says whether a prediction may
     exist) or the wait raises ``WaitTimeoutError`` (the prediction exists, and runs on).
     """
-    create, deadline = _prepare(requester, ref, input, wait, timeout, options)
-    prediction = create()
+    prediction = create_prediction(requester, request, deadline)
     prediction.wait(timeout=_left(deadline))
-    return output_of(prediction, use_file_output is not False)
+    return output_of(prediction, use_file_output)
 
 
 async def async_run(
-    requester: Requester,
-    ref: str,
-    input: Optional[Dict[str, Any]],
-    *,
-    wait: Union[bool, int],
-    timeout: Optional[float],
-    options: Dict[str, Any],
-    use_file_output: Optional[bool] = True,
+    requester: Requester, request: CreateRequest, deadline: Optional[float], use_file_output: bool
 ) -> Any:
     """``run`` for async code: the create on a worker thread, the polls sleeping on the loop."""
-    create, deadline = _prepare(requester, ref, input, wait, timeout, options)
-    prediction = await requester.run_async(create)
+    prediction = await requester.run_async(create_prediction, requester, request, deadline)
     await prediction.async_wait(timeout=_left(deadline))
-    return output_of(prediction, use_file_output is not False)
-
-
-def _prepare(
-    requester: Requester,
-    ref: str,
-    input: Optional[Dict[str, Any]],
-    wait: Union[bool, int],
-    timeout: Optional[float],
-    options: Dict[str, Any],
-) -> Tuple[Callable[[], Prediction], Optional[float]]:
-    """Checks the arguments; returns the create to make and the deadline (monotonic) or None."""
-    timeout = check_seconds("timeout", timeout, allow_none=True)
-    deadline = None if timeout is None else time.monotonic() + timeout
-    strategy = options.pop("file_encoding_strategy", None)
-    target = parse_ref(ref)
-    version = target.pop("version", None)
-    options = {**target, **options, "wait": _hold(wait, timeout)}
-    return lambda: Predictions(requester)._create(version, input, options, strategy, deadline), deadline
+    return output_of(prediction, use_file_output)
 
 
 def _left(deadline: Optional[float]) -> Optional[float]:

@@ -214,6 +214,26 @@ def test_the_per_read_timeout_and_the_overall_deadline_have_distinct_names(fake:
     assert "timeout" in inspect.signature(Prediction.wait).parameters  # wait's is a deadline
     with pytest.raises(TypeError, match="not both"):
         Client(api_token="r8_x", read_timeout=5, timeout=6)
+    with pytest.raises(TypeError, match="not both"):  # the default's own value is still "given"
+        Client(api_token="r8_x", read_timeout=30.0, timeout=5)
+    assert Client(api_token="r8_x", timeout=5).read_timeout == 5
+    assert Client(api_token="r8_x", timeout=None).read_timeout is None
+    assert Client(api_token="r8_x").read_timeout == 30.0
+
+
+def test_each_default_is_named_once() -> None:
+    from replicate_min import _defaults
+    from replicate_min._requester import Settings
+    from replicate_min._retry import RetryPolicy
+
+    settings = Settings()
+    client = Client(api_token="r8_x")
+    for name in ("read_timeout", "connect_timeout", "poll_interval", "max_retries", "retry_backoff"):
+        value = getattr(_defaults, f"DEFAULT_{name.upper()}")
+        assert getattr(settings, name) == value and getattr(client, name) == value, name
+    policy = RetryPolicy()
+    assert (policy.max_retries, policy.backoff) == (_defaults.DEFAULT_MAX_RETRIES, _defaults.DEFAULT_RETRY_BACKOFF)
+    assert settings.stream_idle_timeout == _defaults.DEFAULT_STREAM_IDLE_TIMEOUT
 
 
 def test_use_client_default_is_a_distinct_sentinel() -> None:
@@ -258,13 +278,6 @@ def test_settings_that_shape_the_pool_are_read_only_once_it_exists(client: Clien
 # -- one default, one alias; a client crosses a process boundary as its settings --------------
 
 
-def test_read_timeout_and_its_alias_timeout_are_refused_together_whatever_the_values() -> None:
-    with pytest.raises(TypeError, match="read_timeout or its older name timeout"):
-        replicate_min.Client(api_token="r8_x", read_timeout=30.0, timeout=5)
-    assert replicate_min.Client(api_token="r8_x", timeout=5).read_timeout == 5
-    assert replicate_min.Client(api_token="r8_x").read_timeout == 30.0
-
-
 def test_the_client_and_settings_defaults_are_one_table() -> None:
     from replicate_min import _defaults
     from replicate_min._requester import Settings
@@ -272,13 +285,13 @@ def test_the_client_and_settings_defaults_are_one_table() -> None:
 
     signature = inspect.signature(replicate_min.Client)
     for name in ("connect_timeout", "max_retries", "retry_backoff", "stream_idle_timeout"):
-        assert signature.parameters[name].default == getattr(_defaults, name.upper())
+        assert signature.parameters[name].default == getattr(_defaults, "DEFAULT_" + name.upper())
     settings = Settings()
     for name in ("read_timeout", "connect_timeout", "poll_interval", "max_retries", "retry_backoff"):
-        assert getattr(settings, name) == getattr(_defaults, name.upper())
+        assert getattr(settings, name) == getattr(_defaults, "DEFAULT_" + name.upper())
     policy = inspect.signature(RetryPolicy)
-    assert policy.parameters["max_retries"].default == _defaults.MAX_RETRIES
-    assert policy.parameters["backoff"].default == _defaults.RETRY_BACKOFF
+    assert policy.parameters["max_retries"].default == _defaults.DEFAULT_MAX_RETRIES
+    assert policy.parameters["backoff"].default == _defaults.DEFAULT_RETRY_BACKOFF
 
 
 def test_a_used_client_pickles_without_its_pool_and_works_where_it_lands(fake: FakeReplicate) -> None:

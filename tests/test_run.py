@@ -16,7 +16,7 @@ from replicate_min import (
     PredictionCanceledError,
     WaitTimeoutError,
 )
-from replicate_min._run import parse_ref
+from replicate_min._create import parse_ref
 from replicate_min.testing import WAIT, FakeReplicate, ManualClock
 
 VERSION = "a" * 64
@@ -29,13 +29,15 @@ VERSION = "a" * 64
         ("owner/name.v2_x-y", {"model": "owner/name.v2_x-y"}),
         (f"owner/name:{VERSION}", {"version": VERSION}),
         (VERSION, {"version": VERSION}),
+        (f"owner/name:{VERSION.upper()}", {"version": VERSION}),  # upper-case hex is lower-cased
+        (VERSION.upper(), {"version": VERSION}),
     ],
 )
 def test_refs(ref: str, target: dict[str, str]) -> None:
     assert parse_ref(ref) == target
 
 
-@pytest.mark.parametrize("ref", ["name", "owner/name:abc", "a/b/c", "owner/name:" + "A" * 64, "", "/x"])
+@pytest.mark.parametrize("ref", ["name", "owner/name:abc", "a/b/c", "owner/name:" + "g" * 64, "A" * 63, "", "/x"])
 def test_bad_refs(ref: str) -> None:
     with pytest.raises(ValueError, match="owner/name"):
         parse_ref(ref)
