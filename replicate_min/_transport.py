@@ -40,8 +40,8 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union
 
 from . import _log
 from ._exceptions import APIConnectionError, APITimeoutError, ResponseTooLargeError
-from ._retry import RETRY_STATUSES, Failure, RetryPolicy, parse_retry_after
-from ._urls import origin_of
+from ._retry import Failure, RetryPolicy, parse_retry_after
+from ._urls import is_loopback, origin_of, valid_host
 
 __all__ = ["Headers", "Response", "StreamResponse", "Transport"]
 
@@ -170,10 +170,12 @@ class _PooledResponse(http.client.HTTPResponse):
 
 class _HTTPConnection(http.client.HTTPConnection):
     response_class = _PooledResponse
+    debuglevel = 0  # never http.client's global: its debug output prints the Authorization header
 
 
 class _HTTPSConnection(http.client.HTTPSConnection):
     response_class = _PooledResponse
+    debuglevel = 0
 
 
 class _Pool:
@@ -270,6 +272,8 @@ def _is_usable(conn: _Connection) -> bool:
     sock = conn.sock
     if sock is None:
         return False
+    if hasattr(sock, "pending"):  # TLS: bytes may wait decrypted, or in OpenSSL's buffer, unseen by a poll
+        return _tls_is_quiet(sock)
     try:
         if hasattr(select, "poll"):  # no FD_SETSIZE limit
             poller = select.poll()
@@ -279,6 +283,55 @@ def _is_usable(conn: _Connection) -> bool:
     except (OSError, ValueError):
         return False
     return not readable  # pragma: no cover
+
+
+def _tls_is_quiet(sock: Any) -> bool:
+    """True when a TLS socket has nothing to read: a non-blocking ``recv`` that would block."""
+    import ssl  # loaded already: the socket is an SSLSocket
+
+    if sock.pending():
+        return False
+    timeout = sock.gettimeout()
+    try:
+        sock.setblocking(False)
+        sock.recv(1)  # bytes nobody asked for, or b"": the server closed it
+        return False
+    except ssl.SSLWantReadError:
+        return True  # nothing there (a TLS 1.3 session ticket is consumed on the way)
+    except (OSError, ValueError):
+        return False
+    finally:
+        try:
+            sock.settimeout(timeout)
+        except OSError:
+            pass
+
+
+def _host_of(authority: str) -> str:
+    """The host of ``host[:port]`` as urllib decoded it, brackets removed, nothing stripped."""
+    if authority.startswith("["):
+        host, bracket, rest = authority[1:].partition("]")
+        return host if bracket and (not rest or (rest[0] == ":" and rest[1:].isdigit())) else authority
+    host, colon, port = authority.rpartition(":")
+    return host if colon and (not port or port.isdigit()) and port.isascii() else authority
+
+
+def _check_host(authority: str) -> None:
+    """Raises ``_NotSent`` for a host that is not a name or an IP literal (a CR, LF, space
+    or NUL would split a ``CONNECT`` or a request line, or crash the connect)."""
+    if not valid_host(_host_of(authority)):
+        raise _NotSent(ValueError("the URL's host is not a valid host name"), unreachable=True)
+
+
+class _ProxyHandler(urllib.request.ProxyHandler):
+    """urllib's proxies, never for a loopback destination: plain http to loopback is
+    allowed because the bytes (the token) stay on the machine, so they must not go to a proxy."""
+
+    def proxy_open(self, req: urllib.request.Request, proxy: str, type: str) -> Any:
+        _check_host(req.host)
+        if is_loopback(_host_of(req.host)):
+            return None
+        return super().proxy_open(req, proxy, type)  # type: ignore[no-untyped-call]
 
 
 class _KeepAliveHandler(urllib.request.AbstractHTTPHandler):
@@ -324,7 +377,7 @@ class _KeepAliveHandler(urllib.request.AbstractHTTPHandler):
             # not get better by trying again; a refused or reset connection might.
             unreachable = isinstance(exc, socket.gaierror) or type(exc).__name__.startswith("SSL")
             raise _NotSent(exc, unreachable=unreachable) from exc
-        except (ValueError, OverflowError) as exc:  # a port out of range, say
+        except (ValueError, OverflowError, TypeError) as exc:  # a port out of range, a NUL in the host
             conn.close()
             raise _NotSent(exc, unreachable=True) from exc
         conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -334,6 +387,9 @@ class _KeepAliveHandler(urllib.request.AbstractHTTPHandler):
         if not req.host:
             raise _NotSent(urllib.error.URLError("no host given"), unreachable=True)
         tunnel_host: Optional[str] = req._tunnel_host or None  # type: ignore[attr-defined]
+        _check_host(req.host)
+        if tunnel_host:
+            _check_host(tunnel_host)
         via_proxy = bool(tunnel_host) or "://" in req.selector  # CONNECT, or an absolute-form request line
         # urllib's do_open: unredirected headers win; names back in Title-Case.
         headers = {name.title(): value for name, value in (*req.headers.items(), *req.unredirected_hdrs.items())}
@@ -570,7 +626,10 @@ class StreamResponse:
         """The rest of the body; ``ResponseTooLargeError`` past ``limit`` bytes."""
         response = self._response
         length = response.length
-        if not response.chunked and length is not None and length <= limit:  # the usual answer: one read
+        if not response.chunked and length is not None and length > limit:  # refused before a byte is read
+            self.close()
+            raise ResponseTooLargeError(f"the response from {self.url!r} declares {length} bytes, over {limit}")
+        if not response.chunked and length is not None:  # the usual answer: one read
             try:
                 data = response.read()
             except (OSError, http.client.HTTPException, ValueError, OverflowError) as exc:
@@ -640,7 +699,7 @@ class Transport:
         opener = urllib.request.OpenerDirector()
         opener.addheaders = []  # never urllib's "Python-urllib" User-Agent
         for handler in (
-            urllib.request.ProxyHandler(proxies),
+            _ProxyHandler(proxies),
             _KeepAliveHandler(self._pool, connect_timeout, ssl_context),
             _RedirectHandler(),
             urllib.request.HTTPErrorProcessor(),
@@ -756,7 +815,7 @@ class Transport:
                 _log.debug("retrying %s %r in %.2f s after %s", method, url, delay, type(exc).__name__)
             else:
                 status = result.status
-                if status != 429 and not (idempotent and status in RETRY_STATUSES):
+                if not retry.retries_status(status, idempotent=idempotent):
                     return result
                 delay = retry.delay(
                     attempt,
