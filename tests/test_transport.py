@@ -381,8 +381,32 @@ def test_no_proxy_bypasses_the_proxy(fake: FakeReplicate, monkeypatch: pytest.Mo
     with Proxy() as proxy:
         monkeypatch.setenv("HTTP_PROXY", proxy.url)
         monkeypatch.setenv("NO_PROXY", ALIAS)
-        Client(api_token=fake.token, base_url=aliased(fake.base_url), allow_http=True).predictions.list()
-        assert proxy.requests == [] and len(fake.requests) == 1
+        client = Client(api_token=fake.token, base_url=aliased(fake.base_url), allow_http=True, max_retries=0)
+        with pytest.raises(APIConnectionError) as info:  # straight to the name, which only the proxy knows
+            client.predictions.list()
+        assert proxy.requests == [] and not info.value.sent
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "127.1.2.3"])
+def test_a_loopback_destination_is_never_proxied(
+    fake: FakeReplicate, monkeypatch: pytest.MonkeyPatch, host: str
+) -> None:
+    # Plain http to loopback is allowed because the bytes stay on the machine: the token
+    # must not go in clear to a proxy (G2).
+    with Proxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("NO_PROXY", "")
+        base_url = fake.base_url.replace("127.0.0.1", host)
+        client = Client(
+            api_token=fake.token, base_url=base_url, proxy=proxy.url if host == "localhost" else None, max_retries=0
+        )
+        if host == "127.1.2.3":
+            with pytest.raises(APIConnectionError):  # nothing listens there: connected directly, not proxied
+                client.predictions.list()
+        else:
+            client.predictions.list()
+            assert len(fake.requests) == 1
+        assert proxy.requests == [] and proxy.connections == 0
 
 
 def test_the_proxy_argument_overrides_the_environment(fake: FakeReplicate, monkeypatch: pytest.MonkeyPatch) -> None:
