@@ -79,18 +79,45 @@ class _NotSent(Exception):
         super().__init__(type(cause).__name__)
 
 
+class _Slot:
+    """One of an origin's ``max_per_origin`` places in use, held from ``acquire`` until
+    ``release``. Released however its holder dies: an interrupt (``KeyboardInterrupt``,
+    or whatever a signal handler raises) anywhere between the two cannot keep it, as
+    a slot nobody refers to any more gives its place back when it is collected.
+    """
+
+    __slots__ = ("_held", "_pool", "key")
+
+    def __init__(self, pool: _Pool, key: _PoolKey) -> None:
+        self._pool = pool
+        self.key = key
+        self._held = False  # the pool sets it in the same breath as it counts the slot
+
+    def release(self) -> None:
+        """Gives the place back; nothing the second time."""
+        if self._held:
+            self._pool._free(self)
+
+    def __del__(self) -> None:
+        if getattr(self, "_held", False):
+            # No lock here: the collector may run this while this very thread holds it.
+            self._held = False
+            self._pool._orphans.append(self.key)
+
+
 class _Lease:
     """One connection lent by the pool to one response. Released exactly once.
 
     It keeps the socket itself: http.client drops ``conn.sock`` as soon as an answer
     says ``Connection: close``, and the socket then lives on inside the response alone.
+    Its ``_Slot`` is given back whatever happens while the connection is.
     """
 
-    __slots__ = ("_aborted", "_conn", "_key", "_lock", "_pool", "_sock")
+    __slots__ = ("_aborted", "_conn", "_lock", "_pool", "_slot", "_sock")
 
-    def __init__(self, pool: _Pool, key: _PoolKey, conn: _Connection) -> None:
+    def __init__(self, pool: _Pool, slot: _Slot, conn: _Connection) -> None:
         self._pool = pool
-        self._key = key
+        self._slot = slot
         self._conn: Optional[_Connection] = conn
         self._sock: Optional[socket.socket] = conn.sock
         self._lock = allocate_lock()
@@ -102,10 +129,19 @@ class _Lease:
 
     def release(self, reusable: bool) -> None:
         """Gives the connection back (to the idle list if ``reusable``, else closed)."""
-        with self._lock:
-            conn, self._conn, self._sock = self._conn, None, None
-        if conn is not None:
-            self._pool.put_back(self._key, conn, reusable and not self._aborted)
+        conn = None
+        try:
+            with self._lock:
+                conn, self._conn, self._sock = self._conn, None, None
+            if conn is not None:
+                self._pool.put_back(self._slot.key, conn, reusable and not self._aborted)
+                conn = None
+        finally:
+            try:
+                if conn is not None:  # put_back was interrupted: the connection is not to be trusted
+                    conn.close()
+            finally:
+                self._slot.release()
 
     def abort(self) -> None:
         """Shuts the socket down, from any thread, waking a blocked read; nothing once released."""
@@ -162,10 +198,15 @@ class _PooledResponse(http.client.HTTPResponse):
 
     def close(self) -> None:
         reusable = self.complete and not self.will_close
-        super().close()
         lease, self.lease = self.lease, None
-        if lease is not None:
-            lease.release(reusable)
+        try:
+            super().close()
+        finally:
+            if lease is not None:
+                try:
+                    lease.release(reusable)
+                finally:
+                    lease.release(False)  # nothing, unless an interrupt came at its first line
 
 
 class _HTTPConnection(http.client.HTTPConnection):
@@ -191,29 +232,65 @@ class _Pool:
         self._lock = allocate_lock()  # the fast path takes only this (a C lock)
         self._changed: Any = None  # a Condition on _lock, made for the first wait for a free slot
         self._waiting = 0
+        self._orphans: Deque[_PoolKey] = deque()  # places of slots collected unreleased
         self.closed = False
 
-    def acquire(self, key: _PoolKey, wait: Optional[float]) -> Optional[_Connection]:
-        """Takes a slot for ``key``; returns a usable idle connection, or None (open one).
+    def acquire(self, key: _PoolKey, wait: Optional[float]) -> Tuple[_Slot, Optional[_Connection]]:
+        """Takes a slot for ``key``, with a usable idle connection or None (open one).
 
         Waits at most ``wait`` seconds (None: as long as it takes) for a slot while
-        ``max_per_origin`` connections are in use.
+        ``max_per_origin`` connections are in use. The slot is the caller's to release.
         """
         with self._lock:
+            self._reclaim()
             in_use = self._in_use.get(key, 0)
             if in_use >= self.max_per_origin:
                 in_use = self._wait_for_slot(key, wait)
+            slot = _Slot(self, key)
             self._in_use[key] = in_use + 1
-        now = time.monotonic()
-        while True:
-            with self._lock:
-                idle = self._idle.get(key)
-                if not idle:
-                    return None
-                conn, since = idle.pop()  # the most recently used: the likeliest to be alive
-            if now - since < KEEPALIVE_EXPIRY and _is_usable(conn):
-                return conn
-            conn.close()
+            slot._held = True
+        try:
+            now = time.monotonic()
+            while True:
+                with self._lock:
+                    idle = self._idle.get(key)
+                    if not idle:
+                        return slot, None
+                    conn, since = idle.pop()  # the most recently used: the likeliest to be alive
+                    if not idle:
+                        del self._idle[key]
+                try:
+                    if now - since < KEEPALIVE_EXPIRY and _is_usable(conn):
+                        return slot, conn
+                except BaseException:
+                    conn.close()
+                    raise
+                conn.close()
+        except BaseException:
+            slot.release()
+            raise
+
+    def _free(self, slot: _Slot) -> None:
+        with self._lock:
+            if slot._held:
+                slot._held = False
+                self._give_back(slot.key)
+            self._reclaim()
+            if self._waiting:
+                self._changed.notify_all()  # waiters may be for other origins
+
+    def _give_back(self, key: _PoolKey) -> None:
+        """With the lock held: one place of ``key`` free; its state goes with its last use."""
+        in_use = self._in_use[key] - 1
+        if in_use:
+            self._in_use[key] = in_use
+        else:
+            del self._in_use[key]
+
+    def _reclaim(self) -> None:
+        """With the lock held: the places of slots that were collected unreleased."""
+        while self._orphans:
+            self._give_back(self._orphans.popleft())
 
     def _wait_for_slot(self, key: _PoolKey, wait: Optional[float]) -> int:
         """With the lock held: waits until ``key`` has a free slot; returns its count in use."""
@@ -232,28 +309,27 @@ class _Pool:
                 if left is not None and left <= 0:
                     raise _NotSent(TimeoutError(f"all {self.max_per_origin} connections to {key[1]} stayed busy"))
                 self._changed.wait(left)
+                self._reclaim()
         finally:
             self._waiting -= 1
 
-    def put_back(self, key: _PoolKey, conn: Optional[_Connection], reusable: bool) -> None:
-        """Returns a slot, with its connection kept idle if ``reusable``, else closed."""
-        keep = reusable and conn is not None and conn.sock is not None
+    def put_back(self, key: _PoolKey, conn: _Connection, reusable: bool) -> None:
+        """Keeps ``conn`` idle if ``reusable``, else closes it (its slot is released apart)."""
+        keep = reusable and conn.sock is not None
         expired: List[_Connection] = []
         now = time.monotonic()
         with self._lock:
-            self._in_use[key] -= 1
-            idle = self._idle.get(key)
-            if idle is None:
-                idle = self._idle[key] = deque()
+            idle = self._idle.get(key) or deque()
             while idle and now - idle[0][1] >= KEEPALIVE_EXPIRY:  # the oldest go first
                 expired.append(idle.popleft()[0])
             if keep and not self.closed and len(idle) < self.max_per_origin:
-                idle.append((conn, now))  # type: ignore[arg-type]  # a burst's connections serve the next
-                conn = None
-            if self._waiting:
-                self._changed.notify_all()  # waiters may be for other origins
-        if conn is not None:
-            expired.append(conn)
+                idle.append((conn, now))  # a burst's connections serve the next
+            else:
+                expired.append(conn)
+            if idle:
+                self._idle[key] = idle
+            else:
+                self._idle.pop(key, None)  # an origin's state goes with its last connection
         for old in expired:
             old.close()
 
@@ -331,7 +407,7 @@ class _ProxyHandler(urllib.request.ProxyHandler):
         _check_host(req.host)
         if is_loopback(_host_of(req.host)):
             return None
-        return super().proxy_open(req, proxy, type)  # type: ignore[no-untyped-call]
+        return super().proxy_open(req, proxy, type)
 
 
 class _KeepAliveHandler(urllib.request.AbstractHTTPHandler):
@@ -416,13 +492,13 @@ class _KeepAliveHandler(urllib.request.AbstractHTTPHandler):
                 _remaining(self._connect_timeout, deadline),
             )
         while True:
-            conn = self._pool.acquire(key, connect_timeout)
+            slot, conn = self._pool.acquire(key, connect_timeout)
             reused = conn is not None
             lease: Optional[_Lease] = None
             try:
                 if conn is None:
                     conn = self._connect(key, tunnel_headers, deadline)
-                lease = _Lease(self._pool, key, conn)
+                lease = _Lease(self._pool, slot, conn)
                 if deadline is not None:  # a server that dribbles bytes must not outlast it
                     _watchdog().arm(deadline, lease)
                 cancel = getattr(req, "cancel", None)
@@ -436,14 +512,14 @@ class _KeepAliveHandler(urllib.request.AbstractHTTPHandler):
                     raise _NotSent(exc, unreachable=True) from exc
                 response = conn.getresponse()
             except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected):
-                _discard(self._pool, key, conn, lease)
+                _discard(slot, conn, lease)
                 # A reused connection the server closed meanwhile: the request never ran,
                 # but only a request that is safe to repeat is sent again to be sure.
                 if reused and idempotent and (deadline is None or time.monotonic() < deadline):
                     continue
                 raise
             except BaseException:
-                _discard(self._pool, key, conn, lease)
+                _discard(slot, conn, lease)
                 raise
             break
         assert isinstance(response, _PooledResponse)
@@ -462,11 +538,16 @@ def _authorized(
     return headers if value is None else {**headers, "Authorization": value}
 
 
-def _discard(pool: _Pool, key: _PoolKey, conn: Optional[_Connection], lease: Optional[_Lease]) -> None:
+def _discard(slot: _Slot, conn: Optional[_Connection], lease: Optional[_Lease]) -> None:
+    """Closes a connection that failed before or while its answer was read, and frees its slot."""
     if lease is not None:
         lease.release(False)
-    else:
-        pool.put_back(key, conn, False)
+        return
+    try:
+        if conn is not None:
+            conn.close()
+    finally:
+        slot.release()
 
 
 class _Watchdog:
