@@ -11,8 +11,10 @@ The hierarchy::
     │   └── ResponseTooLargeError   ... because the body was larger than ``max_response_size``
     ├── WaitTimeoutError            ``wait()``/``run()`` passed their own deadline
     ├── ValidationError             the server sent a body this client cannot accept
-    └── StreamError                 a server-sent event stream broke or reported an error
-                                    (also a ``RuntimeError``, as the official client's is)
+    ├── StreamError                 a server-sent event stream broke or reported an error
+    │                               (also a ``RuntimeError``, as the official client's is)
+    └── WebhookError                a webhook could not be verified (``_webhooks``; its
+                                    subclasses are drawn in ``replicate_min.exceptions``)
 
 Bad arguments from the caller raise the built-in ``ValueError`` or ``TypeError``
 before anything is sent. No ``urllib``, ``http.client``, ``socket`` or ``json``

@@ -127,3 +127,62 @@ def test_model_error_carries_the_prediction() -> None:
 @pytest.mark.parametrize("cls", [ReplicateError, ModelError, APIConnectionError, ValidationError])
 def test_every_error_is_a_replicate_exception(cls: Any) -> None:
     assert issubclass(cls, ReplicateException)
+
+
+# -- the public error tree ----------------------------------------------------------------
+
+
+def _drawn_tree(doc: str) -> dict[str, str]:
+    """``{class: parent}`` from a docstring's box-drawn hierarchy (the root's parent is "")."""
+    import re
+
+    parents: dict[str, str] = {}
+    stack: list[str] = []
+    for line in doc.splitlines():
+        match = re.match(r"^    ((?:[│ ]   )*)(?:[├└]── )?([A-Z]\w+)\s", line)
+        if match is None or not (match.group(2).endswith(("Error", "Exception"))):
+            continue
+        depth = len(match.group(1)) // 4 + (1 if "──" in line[: line.index(match.group(2))] else 0)
+        del stack[depth:]
+        parents[match.group(2)] = stack[-1] if stack else ""
+        stack.append(match.group(2))
+    return parents
+
+
+def _library_errors() -> set[type]:
+    import importlib
+    import pkgutil
+
+    import replicate_min
+
+    for module in pkgutil.iter_modules(replicate_min.__path__):
+        importlib.import_module(f"replicate_min.{module.name}")
+    found: set[type] = set()
+    todo = [ReplicateException]
+    while todo:
+        cls = todo.pop()
+        if cls.__module__.startswith("replicate_min") and cls not in found:
+            found.add(cls)
+            todo.extend(cls.__subclasses__())
+    return found
+
+
+def test_the_exceptions_module_draws_exports_and_defines_the_same_tree() -> None:
+    from replicate_min import exceptions
+
+    tree = _drawn_tree(exceptions.__doc__ or "")
+    real = {cls.__name__: cls for cls in _library_errors()}
+    assert set(tree) == set(exceptions.__all__) == set(real)  # every library error, drawn and exported
+    for name, parent in tree.items():
+        assert getattr(exceptions, name) is real[name]
+        bases = [base.__name__ for base in real[name].__bases__ if issubclass(base, ReplicateException)]
+        assert bases == ([parent] if parent else []), name
+
+
+def test_the_private_tree_agrees_with_the_public_one() -> None:
+    import replicate_min._exceptions as private
+    from replicate_min import exceptions
+
+    public = _drawn_tree(exceptions.__doc__ or "")
+    drawn = _drawn_tree(private.__doc__ or "")
+    assert drawn and all(public[name] == parent for name, parent in drawn.items())
