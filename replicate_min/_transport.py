@@ -36,12 +36,14 @@ import urllib.request
 import weakref
 from _thread import allocate_lock  # threading's Lock; threading itself loads only if needed
 from collections import deque
-from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union
+from contextlib import contextmanager
+from typing import Any, Callable, Deque, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
+from urllib.parse import urljoin
 
 from . import _log
 from ._exceptions import APIConnectionError, APITimeoutError, ResponseTooLargeError
 from ._retry import Failure, RetryPolicy, parse_retry_after
-from ._urls import is_loopback, origin_of, valid_host
+from ._urls import is_loopback, origin_of, url_problem, valid_host
 
 __all__ = ["Headers", "Response", "StreamResponse", "Transport"]
 
@@ -478,11 +480,11 @@ class _KeepAliveHandler(urllib.request.AbstractHTTPHandler):
             else:
                 headers["Proxy-Authorization"] = proxy_auth
         key: _PoolKey = (https, req.host, tunnel_host)
-        deadline: Optional[float] = getattr(req, "deadline", None)
-        idempotent = getattr(req, "idempotent", False)
+        options = _options_of(req)
+        deadline, idempotent = options.deadline, options.idempotent
         # The token is asked for at each hop (a redirect may leave the origin it is for), and
         # passed straight to http.client: no local of this frame holds it while it waits.
-        authorize: Optional[Callable[[str], Optional[str]]] = getattr(req, "authorize", None)
+        authorize = options.authorize
         full_url = req.full_url
         if deadline is None:
             read_timeout, connect_timeout = req.timeout, self._connect_timeout
@@ -501,7 +503,7 @@ class _KeepAliveHandler(urllib.request.AbstractHTTPHandler):
                 lease = _Lease(self._pool, slot, conn)
                 if deadline is not None:  # a server that dribbles bytes must not outlast it
                     _watchdog().arm(deadline, lease)
-                cancel = getattr(req, "cancel", None)
+                cancel = options.cancel
                 if cancel is not None:
                     cancel.watch(lease)
                 if conn.sock.gettimeout() != read_timeout:  # settimeout costs system calls
@@ -602,8 +604,31 @@ def _watchdog() -> _Watchdog:
     return _WATCHDOG[0]
 
 
-#: What ``Transport._open`` sets on a ``urllib.request.Request`` for the handlers, with defaults.
-_CALL_OPTIONS: Dict[str, Any] = {"idempotent": False, "deadline": None, "authorize": None, "cancel": None}
+class _CallOptions(NamedTuple):
+    """What one call asks of every hop of its request (redirects included)."""
+
+    #: Safe to send again (a GET, a cancel): a reused connection found closed is retried.
+    idempotent: bool = False
+    #: A ``time.monotonic()`` value bounding every connect, read and wait, or None.
+    deadline: Optional[float] = None
+    #: ``authorize(url)`` gives the ``Authorization`` value for that hop, or None.
+    authorize: Optional[Callable[[str], Optional[str]]] = None
+    #: A ``_requester.Cancel`` whose setting breaks the connection in use, or None.
+    cancel: Any = None
+
+
+class _Request(urllib.request.Request):
+    """A urllib request that carries its call's ``_CallOptions`` to the handlers."""
+
+    def __init__(
+        self, url: str, data: Optional[bytes], headers: Dict[str, str], method: str, options: _CallOptions
+    ) -> None:
+        super().__init__(url, data=data, headers=headers, method=method)
+        self.options = options
+
+
+def _options_of(req: urllib.request.Request) -> _CallOptions:
+    return req.options if isinstance(req, _Request) else _CallOptions()
 
 
 class _RedirectHandler(urllib.request.HTTPRedirectHandler):
@@ -631,8 +656,8 @@ class _RedirectHandler(urllib.request.HTTPRedirectHandler):
     ) -> Optional[urllib.request.Request]:
         if req.get_method() not in ("GET", "HEAD"):
             return None  # the 3xx goes back to the caller as an answer
-        if not newurl.lower().startswith(("https://", "http://")):
-            return None
+        if url_problem(urljoin(req.full_url, newurl)) is not None:
+            return None  # the one URL rule (a host urllib would decode into another request, say)
         try:
             new = super().redirect_request(req, fp, code, msg, headers, newurl)
         except ValueError:  # a target urllib cannot even parse
@@ -647,8 +672,10 @@ class _RedirectHandler(urllib.request.HTTPRedirectHandler):
                 del new.headers[name]
             for name in [name for name in new.unredirected_hdrs if name.lower() in drop]:
                 del new.unredirected_hdrs[name]
-            for name, default in _CALL_OPTIONS.items():  # the next hop is the same call
-                setattr(new, name, getattr(req, name, default))
+            hop = _Request(new.full_url, None, dict(new.headers), new.get_method(), _options_of(req))
+            hop.unredirected_hdrs = new.unredirected_hdrs
+            hop.origin_req_host, hop.unverifiable = new.origin_req_host, new.unverifiable
+            return hop  # the next hop is the same call
         return new
 
 
@@ -888,8 +915,14 @@ class Transport:
                 result = once()
             except ResponseTooLargeError:
                 raise  # the same body would come again
+            except _NotSent as exc:  # the failure's kind is the _NotSent's; translated only when final
+                failure = Failure.UNREACHABLE if exc.unreachable else Failure.NOT_SENT
+                delay = retry.delay(attempt, idempotent=idempotent, failure=failure, jitter=random.random())
+                if delay is None or _past(deadline, delay):
+                    raise _translate(exc.cause, method, url, sent=False) from exc.cause
+                _log.debug("retrying %s %r in %.2f s after %s", method, url, delay, type(exc.cause).__name__)
             except APIConnectionError as exc:
-                failure = Failure.SENT if exc.sent else getattr(exc, "_failure", Failure.NOT_SENT)
+                failure = Failure.SENT if exc.sent else Failure.NOT_SENT
                 delay = retry.delay(attempt, idempotent=idempotent, failure=failure, jitter=random.random())
                 if delay is None or _past(deadline, delay):
                     raise
@@ -931,22 +964,24 @@ class Transport:
             raise APIConnectionError(f"{method} {url!r} was cancelled", sent=False)
         if deadline is not None and deadline <= time.monotonic():
             raise APITimeoutError(f"{method} {url!r} was not sent: the deadline had passed", sent=False)
-        request = urllib.request.Request(url, data=body, headers=headers, method=method)
-        request.idempotent = idempotent  # type: ignore[attr-defined]
-        request.deadline = deadline  # type: ignore[attr-defined]
-        request.authorize = authorize  # type: ignore[attr-defined]
-        request.cancel = cancel  # type: ignore[attr-defined]
+        request = _Request(url, body, headers, method, _CallOptions(idempotent, deadline, authorize, cancel))
         _log.debug("request %s %r", method, url)
-        try:
+        with _library_errors(method, url, deadline):
             response = self._opener.open(request, timeout=read_timeout)
-        except _NotSent as exc:
-            error = _translate(exc.cause, method, url, sent=False)
-            error._failure = Failure.UNREACHABLE if exc.unreachable else Failure.NOT_SENT  # type: ignore[attr-defined]
-            raise error from exc.cause
-        except (OSError, http.client.HTTPException, ValueError, OverflowError) as exc:
-            raise _translated(exc, method, url, deadline) from exc
         _log.debug("response %s %r: %d", method, url, response.status)
         return StreamResponse(response, read_timeout, deadline)
+
+
+@contextmanager
+def _library_errors(method: str, url: str, deadline: Optional[float]) -> Iterator[None]:
+    """The boundary: a standard-library error raised while sending a request or awaiting
+    its answer leaves as an ``APIConnectionError``/``APITimeoutError``, ``from`` the cause.
+    (``_NotSent``, raised before anything left, passes through to the retry loop, which
+    decides on its kind and translates it if it is final.)"""
+    try:
+        yield
+    except (OSError, http.client.HTTPException, ValueError, OverflowError, TypeError) as exc:
+        raise _translated(exc, method, url, deadline) from exc
 
 
 def _past(deadline: Optional[float], delay: float) -> bool:
