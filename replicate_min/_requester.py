@@ -181,7 +181,8 @@ def normalize_base_url(value: Any, *, allow_http: bool) -> str:
     if parts is not None and (parts.query or parts.fragment):
         problem = "it has a query or fragment"
     if problem is not None:
-        raise ValueError(f"base_url must be an http(s) URL such as {DEFAULT_BASE_URL!r} ({problem}), got {url[:80]!r}")
+        shown = repr(url[:80]) if "@" not in url else "a URL with userinfo (not shown)"
+        raise ValueError(f"base_url must be an http(s) URL such as {DEFAULT_BASE_URL!r} ({problem}), got {shown}")
     assert parts is not None
     if parts.scheme == "http" and not allow_http and not is_loopback(parts.hostname or ""):
         raise ValueError(
