@@ -36,6 +36,7 @@ from ._requester import (
 from ._run import deadline_for
 from ._run import run as _run
 from ._streaming import AsyncEventStream, EventStream
+from ._urls import url_problem
 
 if TYPE_CHECKING:  # made on first use: most programs never ask for these namespaces
     from ._deployments import Deployments, Models
@@ -269,6 +270,9 @@ class Client:
             raise TypeError(f"url must be a string, got {excerpt(url)}")
         if not url.startswith(("https://", "http://", "data:")):
             raise ValueError(f"url must be a data:, https: or http: URL, got {url[:40]!r}")
+        problem = None if url.startswith("data:") else url_problem(url)
+        if problem is not None:
+            raise ValueError(f"url {url[:80]!r} cannot be requested: {problem}")
         from ._files import FileOutput
 
         return FileOutput(url, self.requester).read()

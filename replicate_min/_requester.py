@@ -30,7 +30,7 @@ from ._defaults import (
     DEFAULT_STREAM_IDLE_TIMEOUT,
 )
 from ._exceptions import ReplicateError, ReplicateException, ValidationError, excerpt
-from ._urls import is_loopback, origin_of
+from ._urls import is_loopback, origin_of, url_problem
 from ._version import __version__
 
 if TYPE_CHECKING:  # the transport imports urllib: only on the first request
@@ -182,17 +182,14 @@ def normalize_base_url(value: Any, *, allow_http: bool) -> str:
     url = value.strip().rstrip("/")
     if url.endswith("/v1"):
         url = url[:-3]
-    parts = None
-    try:
-        parts = urlsplit(url)
-        if parts.port == 0 or parts.scheme not in ("http", "https") or not parts.hostname:
-            parts = None
-    except ValueError:  # a port out of range, a broken IPv6 address
-        parts = None
-    if parts is None or parts.query or parts.fragment:
-        raise ValueError(f"base_url must be an http(s) URL such as {DEFAULT_BASE_URL!r}, got {url[:80]!r}")
-    if any(character.isspace() or not character.isprintable() for character in url):
-        raise ValueError(f"base_url must not contain spaces or control characters, got {url[:80]!r}")
+    problem = url_problem(url)
+    parts = urlsplit(url) if problem is None else None
+    if parts is not None and (parts.query or parts.fragment):
+        problem = "it has a query or fragment"
+    if problem is not None:
+        shown = repr(url[:80]) if "@" not in url else "a URL with userinfo (not shown)"
+        raise ValueError(f"base_url must be an http(s) URL such as {DEFAULT_BASE_URL!r} ({problem}), got {shown}")
+    assert parts is not None
     if parts.scheme == "http" and not allow_http and not is_loopback(parts.hostname or ""):
         raise ValueError(
             f"base_url {url!r} is plain http to a host that is not loopback, which would send the "
@@ -570,17 +567,11 @@ class Requester:
 
 
 def check_url(name: str, url: Any) -> str:
-    """``url`` if it is an absolute http(s) URL with a host and a valid port, else ``ValidationError``."""
-    from urllib.parse import urlsplit
-
-    if isinstance(url, str) and url.startswith(("https://", "http://")) and url.isprintable() and " " not in url:
-        try:
-            parts = urlsplit(url)
-            if parts.hostname and parts.port != 0:  # .port raises ValueError past 65535
-                return url
-        except ValueError:
-            pass
-    raise ValidationError(f"{name} must be an http(s) URL, got {excerpt(url)}", field=name, value=url)
+    """``url`` if ``_urls.url_problem`` finds nothing wrong with it, else ``ValidationError``."""
+    problem = url_problem(url) if isinstance(url, str) else "it is not a string"
+    if problem is None:
+        return str(url)
+    raise ValidationError(f"{name} must be an http(s) URL ({problem}), got {excerpt(url)}", field=name, value=url)
 
 
 def encode_json(value: Any, what: str) -> bytes:

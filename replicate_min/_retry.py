@@ -75,6 +75,11 @@ class RetryPolicy:
     def __repr__(self) -> str:
         return "RetryPolicy(max_retries={}, backoff={}, max_backoff={}, max_retry_after={})".format(*self._values())
 
+    def retries_status(self, status: int, *, idempotent: bool) -> bool:
+        """True when an answer with ``status`` may be tried again: 429 always (a throttled
+        request did nothing), 500/502/503/504 only for a request that is safe to repeat."""
+        return status == 429 or (idempotent and status in RETRY_STATUSES)
+
     def delay(
         self,
         attempt: int,
@@ -99,7 +104,7 @@ class RetryPolicy:
         if attempt >= self.max_retries:
             return None
         if status is not None:
-            if status != 429 and not (idempotent and status in RETRY_STATUSES):
+            if not self.retries_status(status, idempotent=idempotent):
                 return None
         elif failure == Failure.SENT:
             if not idempotent:

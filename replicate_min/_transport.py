@@ -36,12 +36,14 @@ import urllib.request
 import weakref
 from _thread import allocate_lock  # threading's Lock; threading itself loads only if needed
 from collections import deque
-from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union
+from contextlib import contextmanager
+from typing import Any, Callable, Deque, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
+from urllib.parse import urljoin
 
 from . import _fork, _log
 from ._exceptions import APIConnectionError, APITimeoutError, ResponseTooLargeError
-from ._retry import RETRY_STATUSES, Failure, RetryPolicy, parse_retry_after
-from ._urls import origin_of
+from ._retry import Failure, RetryPolicy, parse_retry_after
+from ._urls import is_loopback, origin_of, url_problem, valid_host
 
 __all__ = ["Headers", "Response", "StreamResponse", "Transport"]
 
@@ -79,18 +81,48 @@ class _NotSent(Exception):
         super().__init__(type(cause).__name__)
 
 
+class _Slot:
+    """One of an origin's ``max_per_origin`` places in use, held from ``acquire`` until
+    ``release``. Released however its holder dies: an interrupt (``KeyboardInterrupt``,
+    or whatever a signal handler raises) anywhere between the two cannot keep it, as
+    a slot nobody refers to any more gives its place back when it is collected.
+    """
+
+    __slots__ = ("_generation", "_held", "_pool", "key")
+
+    def __init__(self, pool: _Pool, key: _PoolKey) -> None:
+        self._pool = pool
+        self.key = key
+        self._held = False  # the pool sets it in the same breath as it counts the slot
+        self._generation = pool.generation
+
+    def release(self) -> None:
+        """Gives the place back; nothing the second time, nor in a forked child (the place is the parent's)."""
+        if self._generation != self._pool.generation:
+            self._held = False
+        if self._held:
+            self._pool._free(self)
+
+    def __del__(self) -> None:
+        if getattr(self, "_held", False) and self._generation == self._pool.generation:
+            # No lock here: the collector may run this while this very thread holds it.
+            self._held = False
+            self._pool._orphans.append(self.key)
+
+
 class _Lease:
     """One connection lent by the pool to one response. Released exactly once.
 
     It keeps the socket itself: http.client drops ``conn.sock`` as soon as an answer
     says ``Connection: close``, and the socket then lives on inside the response alone.
+    Its ``_Slot`` is given back whatever happens while the connection is.
     """
 
-    __slots__ = ("_aborted", "_conn", "_generation", "_key", "_lock", "_pool", "_sock")
+    __slots__ = ("_aborted", "_conn", "_generation", "_lock", "_pool", "_slot", "_sock")
 
-    def __init__(self, pool: _Pool, key: _PoolKey, conn: _Connection) -> None:
+    def __init__(self, pool: _Pool, slot: _Slot, conn: _Connection) -> None:
         self._pool = pool
-        self._key = key
+        self._slot = slot
         self._conn: Optional[_Connection] = conn
         self._sock: Optional[socket.socket] = conn.sock
         self._lock = allocate_lock()
@@ -114,10 +146,19 @@ class _Lease:
         """Gives the connection back (to the idle list if ``reusable``, else closed)."""
         if self._inherited():
             return
-        with self._lock:
-            conn, self._conn, self._sock = self._conn, None, None
-        if conn is not None:
-            self._pool.put_back(self._key, conn, reusable and not self._aborted)
+        conn = None
+        try:
+            with self._lock:
+                conn, self._conn, self._sock = self._conn, None, None
+            if conn is not None:
+                self._pool.put_back(self._slot.key, conn, reusable and not self._aborted)
+                conn = None
+        finally:
+            try:
+                if conn is not None:  # put_back was interrupted: the connection is not to be trusted
+                    conn.close()
+            finally:
+                self._slot.release()
 
     def abort(self) -> None:
         """Shuts the socket down, from any thread, waking a blocked read; nothing once released."""
@@ -176,18 +217,25 @@ class _PooledResponse(http.client.HTTPResponse):
 
     def close(self) -> None:
         reusable = self.complete and not self.will_close
-        super().close()
         lease, self.lease = self.lease, None
-        if lease is not None:
-            lease.release(reusable)
+        try:
+            super().close()
+        finally:
+            if lease is not None:
+                try:
+                    lease.release(reusable)
+                finally:
+                    lease.release(False)  # nothing, unless an interrupt came at its first line
 
 
 class _HTTPConnection(http.client.HTTPConnection):
     response_class = _PooledResponse
+    debuglevel = 0  # never http.client's global: its debug output prints the Authorization header
 
 
 class _HTTPSConnection(http.client.HTTPSConnection):
     response_class = _PooledResponse
+    debuglevel = 0
 
 
 class _Pool:
@@ -203,6 +251,7 @@ class _Pool:
         self._lock = allocate_lock()  # the fast path takes only this (a C lock)
         self._changed: Any = None  # a Condition on _lock, made for the first wait for a free slot
         self._waiting = 0
+        self._orphans: Deque[_PoolKey] = deque()  # places of slots collected unreleased
         self.closed = False
         self.generation = 0  # forks survived: a lease from an earlier one is the parent's
         _fork.track(self)
@@ -214,29 +263,65 @@ class _Pool:
         self._lock = allocate_lock()
         self._changed = None
         self._waiting = 0
+        self._orphans = deque()
         self.generation += 1
 
-    def acquire(self, key: _PoolKey, wait: Optional[float]) -> Optional[_Connection]:
-        """Takes a slot for ``key``; returns a usable idle connection, or None (open one).
+    def acquire(self, key: _PoolKey, wait: Optional[float]) -> Tuple[_Slot, Optional[_Connection]]:
+        """Takes a slot for ``key``, with a usable idle connection or None (open one).
 
         Waits at most ``wait`` seconds (None: as long as it takes) for a slot while
-        ``max_per_origin`` connections are in use.
+        ``max_per_origin`` connections are in use. The slot is the caller's to release.
         """
         with self._lock:
+            self._reclaim()
             in_use = self._in_use.get(key, 0)
             if in_use >= self.max_per_origin:
                 in_use = self._wait_for_slot(key, wait)
+            slot = _Slot(self, key)
             self._in_use[key] = in_use + 1
-        now = time.monotonic()
-        while True:
-            with self._lock:
-                idle = self._idle.get(key)
-                if not idle:
-                    return None
-                conn, since = idle.pop()  # the most recently used: the likeliest to be alive
-            if now - since < KEEPALIVE_EXPIRY and _is_usable(conn):
-                return conn
-            conn.close()
+            slot._held = True
+        try:
+            now = time.monotonic()
+            while True:
+                with self._lock:
+                    idle = self._idle.get(key)
+                    if not idle:
+                        return slot, None
+                    conn, since = idle.pop()  # the most recently used: the likeliest to be alive
+                    if not idle:
+                        del self._idle[key]
+                try:
+                    if now - since < KEEPALIVE_EXPIRY and _is_usable(conn):
+                        return slot, conn
+                except BaseException:
+                    conn.close()
+                    raise
+                conn.close()
+        except BaseException:
+            slot.release()
+            raise
+
+    def _free(self, slot: _Slot) -> None:
+        with self._lock:
+            if slot._held:
+                slot._held = False
+                self._give_back(slot.key)
+            self._reclaim()
+            if self._waiting:
+                self._changed.notify_all()  # waiters may be for other origins
+
+    def _give_back(self, key: _PoolKey) -> None:
+        """With the lock held: one place of ``key`` free; its state goes with its last use."""
+        in_use = self._in_use[key] - 1
+        if in_use:
+            self._in_use[key] = in_use
+        else:
+            del self._in_use[key]
+
+    def _reclaim(self) -> None:
+        """With the lock held: the places of slots that were collected unreleased."""
+        while self._orphans:
+            self._give_back(self._orphans.popleft())
 
     def _wait_for_slot(self, key: _PoolKey, wait: Optional[float]) -> int:
         """With the lock held: waits until ``key`` has a free slot; returns its count in use."""
@@ -255,28 +340,27 @@ class _Pool:
                 if left is not None and left <= 0:
                     raise _NotSent(TimeoutError(f"all {self.max_per_origin} connections to {key[1]} stayed busy"))
                 self._changed.wait(left)
+                self._reclaim()
         finally:
             self._waiting -= 1
 
-    def put_back(self, key: _PoolKey, conn: Optional[_Connection], reusable: bool) -> None:
-        """Returns a slot, with its connection kept idle if ``reusable``, else closed."""
-        keep = reusable and conn is not None and conn.sock is not None
+    def put_back(self, key: _PoolKey, conn: _Connection, reusable: bool) -> None:
+        """Keeps ``conn`` idle if ``reusable``, else closes it (its slot is released apart)."""
+        keep = reusable and conn.sock is not None
         expired: List[_Connection] = []
         now = time.monotonic()
         with self._lock:
-            self._in_use[key] -= 1
-            idle = self._idle.get(key)
-            if idle is None:
-                idle = self._idle[key] = deque()
+            idle = self._idle.get(key) or deque()
             while idle and now - idle[0][1] >= KEEPALIVE_EXPIRY:  # the oldest go first
                 expired.append(idle.popleft()[0])
             if keep and not self.closed and len(idle) < self.max_per_origin:
-                idle.append((conn, now))  # type: ignore[arg-type]  # a burst's connections serve the next
-                conn = None
-            if self._waiting:
-                self._changed.notify_all()  # waiters may be for other origins
-        if conn is not None:
-            expired.append(conn)
+                idle.append((conn, now))  # a burst's connections serve the next
+            else:
+                expired.append(conn)
+            if idle:
+                self._idle[key] = idle
+            else:
+                self._idle.pop(key, None)  # an origin's state goes with its last connection
         for old in expired:
             old.close()
 
@@ -295,6 +379,8 @@ def _is_usable(conn: _Connection) -> bool:
     sock = conn.sock
     if sock is None:
         return False
+    if hasattr(sock, "pending"):  # TLS: bytes may wait decrypted, or in OpenSSL's buffer, unseen by a poll
+        return _tls_is_quiet(sock)
     try:
         if hasattr(select, "poll"):  # no FD_SETSIZE limit
             poller = select.poll()
@@ -304,6 +390,55 @@ def _is_usable(conn: _Connection) -> bool:
     except (OSError, ValueError):
         return False
     return not readable  # pragma: no cover
+
+
+def _tls_is_quiet(sock: Any) -> bool:
+    """True when a TLS socket has nothing to read: a non-blocking ``recv`` that would block."""
+    import ssl  # loaded already: the socket is an SSLSocket
+
+    if sock.pending():
+        return False
+    timeout = sock.gettimeout()
+    try:
+        sock.setblocking(False)
+        sock.recv(1)  # bytes nobody asked for, or b"": the server closed it
+        return False
+    except ssl.SSLWantReadError:
+        return True  # nothing there (a TLS 1.3 session ticket is consumed on the way)
+    except (OSError, ValueError):
+        return False
+    finally:
+        try:
+            sock.settimeout(timeout)
+        except OSError:
+            pass
+
+
+def _host_of(authority: str) -> str:
+    """The host of ``host[:port]`` as urllib decoded it, brackets removed, nothing stripped."""
+    if authority.startswith("["):
+        host, bracket, rest = authority[1:].partition("]")
+        return host if bracket and (not rest or (rest[0] == ":" and rest[1:].isdigit())) else authority
+    host, colon, port = authority.rpartition(":")
+    return host if colon and (not port or port.isdigit()) and port.isascii() else authority
+
+
+def _check_host(authority: str) -> None:
+    """Raises ``_NotSent`` for a host that is not a name or an IP literal (a CR, LF, space
+    or NUL would split a ``CONNECT`` or a request line, or crash the connect)."""
+    if not valid_host(_host_of(authority)):
+        raise _NotSent(ValueError("the URL's host is not a valid host name"), unreachable=True)
+
+
+class _ProxyHandler(urllib.request.ProxyHandler):
+    """urllib's proxies, never for a loopback destination: plain http to loopback is
+    allowed because the bytes (the token) stay on the machine, so they must not go to a proxy."""
+
+    def proxy_open(self, req: urllib.request.Request, proxy: str, type: str) -> Any:
+        _check_host(req.host)
+        if is_loopback(_host_of(req.host)):
+            return None
+        return super().proxy_open(req, proxy, type)
 
 
 class _KeepAliveHandler(urllib.request.AbstractHTTPHandler):
@@ -349,7 +484,7 @@ class _KeepAliveHandler(urllib.request.AbstractHTTPHandler):
             # not get better by trying again; a refused or reset connection might.
             unreachable = isinstance(exc, socket.gaierror) or type(exc).__name__.startswith("SSL")
             raise _NotSent(exc, unreachable=unreachable) from exc
-        except (ValueError, OverflowError) as exc:  # a port out of range, say
+        except (ValueError, OverflowError, TypeError) as exc:  # a port out of range, a NUL in the host
             conn.close()
             raise _NotSent(exc, unreachable=True) from exc
         conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -359,6 +494,9 @@ class _KeepAliveHandler(urllib.request.AbstractHTTPHandler):
         if not req.host:
             raise _NotSent(urllib.error.URLError("no host given"), unreachable=True)
         tunnel_host: Optional[str] = req._tunnel_host or None  # type: ignore[attr-defined]
+        _check_host(req.host)
+        if tunnel_host:
+            _check_host(tunnel_host)
         via_proxy = bool(tunnel_host) or "://" in req.selector  # CONNECT, or an absolute-form request line
         # urllib's do_open: unredirected headers win; names back in Title-Case.
         headers = {name.title(): value for name, value in (*req.headers.items(), *req.unredirected_hdrs.items())}
@@ -371,11 +509,11 @@ class _KeepAliveHandler(urllib.request.AbstractHTTPHandler):
             else:
                 headers["Proxy-Authorization"] = proxy_auth
         key: _PoolKey = (https, req.host, tunnel_host)
-        deadline: Optional[float] = getattr(req, "deadline", None)
-        idempotent = getattr(req, "idempotent", False)
+        options = _options_of(req)
+        deadline, idempotent = options.deadline, options.idempotent
         # The token is asked for at each hop (a redirect may leave the origin it is for), and
         # passed straight to http.client: no local of this frame holds it while it waits.
-        authorize: Optional[Callable[[str], Optional[str]]] = getattr(req, "authorize", None)
+        authorize = options.authorize
         full_url = req.full_url
         if deadline is None:
             read_timeout, connect_timeout = req.timeout, self._connect_timeout
@@ -385,16 +523,16 @@ class _KeepAliveHandler(urllib.request.AbstractHTTPHandler):
                 _remaining(self._connect_timeout, deadline),
             )
         while True:
-            conn = self._pool.acquire(key, connect_timeout)
+            slot, conn = self._pool.acquire(key, connect_timeout)
             reused = conn is not None
             lease: Optional[_Lease] = None
             try:
                 if conn is None:
                     conn = self._connect(key, tunnel_headers, deadline)
-                lease = _Lease(self._pool, key, conn)
+                lease = _Lease(self._pool, slot, conn)
                 if deadline is not None:  # a server that dribbles bytes must not outlast it
                     _watchdog().arm(deadline, lease)
-                cancel = getattr(req, "cancel", None)
+                cancel = options.cancel
                 if cancel is not None:
                     cancel.watch(lease)
                 if conn.sock.gettimeout() != read_timeout:  # settimeout costs system calls
@@ -405,14 +543,14 @@ class _KeepAliveHandler(urllib.request.AbstractHTTPHandler):
                     raise _NotSent(exc, unreachable=True) from exc
                 response = conn.getresponse()
             except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected):
-                _discard(self._pool, key, conn, lease)
+                _discard(slot, conn, lease)
                 # A reused connection the server closed meanwhile: the request never ran,
                 # but only a request that is safe to repeat is sent again to be sure.
                 if reused and idempotent and (deadline is None or time.monotonic() < deadline):
                     continue
                 raise
             except BaseException:
-                _discard(self._pool, key, conn, lease)
+                _discard(slot, conn, lease)
                 raise
             break
         assert isinstance(response, _PooledResponse)
@@ -431,11 +569,16 @@ def _authorized(
     return headers if value is None else {**headers, "Authorization": value}
 
 
-def _discard(pool: _Pool, key: _PoolKey, conn: Optional[_Connection], lease: Optional[_Lease]) -> None:
+def _discard(slot: _Slot, conn: Optional[_Connection], lease: Optional[_Lease]) -> None:
+    """Closes a connection that failed before or while its answer was read, and frees its slot."""
     if lease is not None:
         lease.release(False)
-    else:
-        pool.put_back(key, conn, False)
+        return
+    try:
+        if conn is not None:
+            conn.close()
+    finally:
+        slot.release()
 
 
 class _Watchdog:
@@ -500,8 +643,31 @@ def _watchdog() -> _Watchdog:
     return _WATCHDOG[0]
 
 
-#: What ``Transport._open`` sets on a ``urllib.request.Request`` for the handlers, with defaults.
-_CALL_OPTIONS: Dict[str, Any] = {"idempotent": False, "deadline": None, "authorize": None, "cancel": None}
+class _CallOptions(NamedTuple):
+    """What one call asks of every hop of its request (redirects included)."""
+
+    #: Safe to send again (a GET, a cancel): a reused connection found closed is retried.
+    idempotent: bool = False
+    #: A ``time.monotonic()`` value bounding every connect, read and wait, or None.
+    deadline: Optional[float] = None
+    #: ``authorize(url)`` gives the ``Authorization`` value for that hop, or None.
+    authorize: Optional[Callable[[str], Optional[str]]] = None
+    #: A ``_requester.Cancel`` whose setting breaks the connection in use, or None.
+    cancel: Any = None
+
+
+class _Request(urllib.request.Request):
+    """A urllib request that carries its call's ``_CallOptions`` to the handlers."""
+
+    def __init__(
+        self, url: str, data: Optional[bytes], headers: Dict[str, str], method: str, options: _CallOptions
+    ) -> None:
+        super().__init__(url, data=data, headers=headers, method=method)
+        self.options = options
+
+
+def _options_of(req: urllib.request.Request) -> _CallOptions:
+    return req.options if isinstance(req, _Request) else _CallOptions()
 
 
 class _RedirectHandler(urllib.request.HTTPRedirectHandler):
@@ -529,8 +695,8 @@ class _RedirectHandler(urllib.request.HTTPRedirectHandler):
     ) -> Optional[urllib.request.Request]:
         if req.get_method() not in ("GET", "HEAD"):
             return None  # the 3xx goes back to the caller as an answer
-        if not newurl.lower().startswith(("https://", "http://")):
-            return None
+        if url_problem(urljoin(req.full_url, newurl)) is not None:
+            return None  # the one URL rule (a host urllib would decode into another request, say)
         try:
             new = super().redirect_request(req, fp, code, msg, headers, newurl)
         except ValueError:  # a target urllib cannot even parse
@@ -545,8 +711,10 @@ class _RedirectHandler(urllib.request.HTTPRedirectHandler):
                 del new.headers[name]
             for name in [name for name in new.unredirected_hdrs if name.lower() in drop]:
                 del new.unredirected_hdrs[name]
-            for name, default in _CALL_OPTIONS.items():  # the next hop is the same call
-                setattr(new, name, getattr(req, name, default))
+            hop = _Request(new.full_url, None, dict(new.headers), new.get_method(), _options_of(req))
+            hop.unredirected_hdrs = new.unredirected_hdrs
+            hop.origin_req_host, hop.unverifiable = new.origin_req_host, new.unverifiable
+            return hop  # the next hop is the same call
         return new
 
 
@@ -605,7 +773,10 @@ class StreamResponse:
         """The rest of the body; ``ResponseTooLargeError`` past ``limit`` bytes."""
         response = self._response
         length = response.length
-        if not response.chunked and length is not None and length <= limit:  # the usual answer: one read
+        if not response.chunked and length is not None and length > limit:  # refused before a byte is read
+            self.close()
+            raise ResponseTooLargeError(f"the response from {self.url!r} declares {length} bytes, over {limit}")
+        if not response.chunked and length is not None:  # the usual answer: one read
             try:
                 data = response.read()
             except (OSError, http.client.HTTPException, ValueError, OverflowError) as exc:
@@ -675,7 +846,7 @@ class Transport:
         opener = urllib.request.OpenerDirector()
         opener.addheaders = []  # never urllib's "Python-urllib" User-Agent
         for handler in (
-            urllib.request.ProxyHandler(proxies),
+            _ProxyHandler(proxies),
             _KeepAliveHandler(self._pool, connect_timeout, ssl_context),
             _RedirectHandler(),
             urllib.request.HTTPErrorProcessor(),
@@ -783,15 +954,21 @@ class Transport:
                 result = once()
             except ResponseTooLargeError:
                 raise  # the same body would come again
+            except _NotSent as exc:  # the failure's kind is the _NotSent's; translated only when final
+                failure = Failure.UNREACHABLE if exc.unreachable else Failure.NOT_SENT
+                delay = retry.delay(attempt, idempotent=idempotent, failure=failure, jitter=random.random())
+                if delay is None or _past(deadline, delay):
+                    raise _translate(exc.cause, method, url, sent=False) from exc.cause
+                _log.debug("retrying %s %r in %.2f s after %s", method, url, delay, type(exc.cause).__name__)
             except APIConnectionError as exc:
-                failure = Failure.SENT if exc.sent else getattr(exc, "_failure", Failure.NOT_SENT)
+                failure = Failure.SENT if exc.sent else Failure.NOT_SENT
                 delay = retry.delay(attempt, idempotent=idempotent, failure=failure, jitter=random.random())
                 if delay is None or _past(deadline, delay):
                     raise
                 _log.debug("retrying %s %r in %.2f s after %s", method, url, delay, type(exc).__name__)
             else:
                 status = result.status
-                if status != 429 and not (idempotent and status in RETRY_STATUSES):
+                if not retry.retries_status(status, idempotent=idempotent):
                     return result
                 delay = retry.delay(
                     attempt,
@@ -826,22 +1003,24 @@ class Transport:
             raise APIConnectionError(f"{method} {url!r} was cancelled", sent=False)
         if deadline is not None and deadline <= time.monotonic():
             raise APITimeoutError(f"{method} {url!r} was not sent: the deadline had passed", sent=False)
-        request = urllib.request.Request(url, data=body, headers=headers, method=method)
-        request.idempotent = idempotent  # type: ignore[attr-defined]
-        request.deadline = deadline  # type: ignore[attr-defined]
-        request.authorize = authorize  # type: ignore[attr-defined]
-        request.cancel = cancel  # type: ignore[attr-defined]
+        request = _Request(url, body, headers, method, _CallOptions(idempotent, deadline, authorize, cancel))
         _log.debug("request %s %r", method, url)
-        try:
+        with _library_errors(method, url, deadline):
             response = self._opener.open(request, timeout=read_timeout)
-        except _NotSent as exc:
-            error = _translate(exc.cause, method, url, sent=False)
-            error._failure = Failure.UNREACHABLE if exc.unreachable else Failure.NOT_SENT  # type: ignore[attr-defined]
-            raise error from exc.cause
-        except (OSError, http.client.HTTPException, ValueError, OverflowError) as exc:
-            raise _translated(exc, method, url, deadline) from exc
         _log.debug("response %s %r: %d", method, url, response.status)
         return StreamResponse(response, read_timeout, deadline)
+
+
+@contextmanager
+def _library_errors(method: str, url: str, deadline: Optional[float]) -> Iterator[None]:
+    """The boundary: a standard-library error raised while sending a request or awaiting
+    its answer leaves as an ``APIConnectionError``/``APITimeoutError``, ``from`` the cause.
+    (``_NotSent``, raised before anything left, passes through to the retry loop, which
+    decides on its kind and translates it if it is final.)"""
+    try:
+        yield
+    except (OSError, http.client.HTTPException, ValueError, OverflowError, TypeError) as exc:
+        raise _translated(exc, method, url, deadline) from exc
 
 
 def _past(deadline: Optional[float], delay: float) -> bool:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["FILE_URL_PREFIXES", "is_loopback", "origin_of", "path_segment", "valid_host"]
+from typing import Optional
+
+__all__ = ["FILE_URL_PREFIXES", "is_loopback", "origin_of", "path_segment", "url_problem", "valid_host"]
 
 #: Output strings that name a file (a ``FileOutput``), as the official client decides it.
 FILE_URL_PREFIXES = ("https:", "data:")
@@ -44,6 +46,35 @@ def valid_host(host: str) -> bool:
             return False
         return True
     return False
+
+
+def url_problem(url: str) -> Optional[str]:
+    """Why ``url`` may not be requested, or None: the one rule for every URL a request
+    goes to (base URL, output and stream URLs, cursors, downloads, redirects).
+
+    It must be ``http(s)://``, printable without spaces, with a port in 1..65535 and a
+    host ``valid_host`` accepts (so nothing urllib decodes can split a request line or
+    a proxy's ``CONNECT``).
+    """
+    if not url.startswith(("https://", "http://")):
+        return "it is not an http(s) URL"
+    if not url.isprintable() or any(character.isspace() for character in url):
+        return "it holds spaces or control characters"
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError out of range
+    except ValueError:
+        return "its host or port cannot be parsed"
+    if port == 0:
+        return "its port is 0"
+    host = parts.hostname or ""
+    if "@" in parts.netloc:
+        return "it holds credentials (user@host)"
+    if not valid_host(host):
+        return "its host is not letters, digits, '.', '-' or an IP address"
+    return None
 
 
 def is_loopback(host: str) -> bool:

@@ -10,6 +10,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+#: The name the proxy resolves to loopback: the client never proxies a loopback destination,
+#: so a test reaches a loopback server through the proxy by this name.
+ALIAS = "fake.test"
+
+
+def _resolve(host: str) -> str:
+    return "127.0.0.1" if host == ALIAS else host
+
+
+def aliased(url: str) -> str:
+    """``url`` with its loopback host replaced by ``ALIAS``."""
+    return url.replace("127.0.0.1", ALIAS).replace("localhost", ALIAS)
+
 
 class Proxy:
     def __init__(self) -> None:
@@ -32,7 +45,7 @@ class Proxy:
                 target = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
-                upstream = http.client.HTTPConnection(target.hostname or "", target.port or 80, timeout=30)
+                upstream = http.client.HTTPConnection(_resolve(target.hostname or ""), target.port or 80, timeout=30)
                 headers = {
                     k: v
                     for k, v in self.headers.items()
@@ -57,7 +70,7 @@ class Proxy:
             def do_CONNECT(self) -> None:
                 proxy.requests.append(("CONNECT", self.path, {k.lower(): v for k, v in self.headers.items()}))
                 host, _, port = self.path.rpartition(":")
-                upstream = socket.create_connection((host, int(port)))
+                upstream = socket.create_connection((_resolve(host), int(port)))
                 self.send_response(200, "Connection established")
                 self.end_headers()
                 self.close_connection = True

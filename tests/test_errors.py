@@ -144,22 +144,6 @@ def _library_errors() -> set[type]:
     }
 
 
-def test_replicate_min_exceptions_exports_and_draws_every_library_error() -> None:
-    import replicate_min
-    import replicate_min.exceptions as exceptions
-    from replicate_min import _exceptions
-
-    errors = _library_errors()
-    assert {getattr(exceptions, name) for name in exceptions.__all__} == errors
-    for module in vars(replicate_min).values():  # no error class is defined anywhere else
-        for value in vars(module).values() if isinstance(module, type(replicate_min)) else ():
-            if isinstance(value, type) and issubclass(value, ReplicateException):
-                assert value in errors, value
-    tree = _exceptions.__doc__ or ""
-    assert all(error.__name__ in tree for error in errors if error is not exceptions.WebhookValidationError)
-    from replicate_min.exceptions import ResponseTooLargeError  # noqa: F401  # the issue's own check
-
-
 def _examples() -> list[ReplicateException]:
     from replicate_min import exceptions as e
 
@@ -223,3 +207,62 @@ def test_a_model_error_in_a_spawn_pool_worker_is_caught_by_its_class(fake: FakeR
         assert pool.submit(len, "alive").result() == 5  # the pool survived the error
     assert info.value.prediction.id == fake.predictions_created[-1].id
     assert info.value.prediction.status == "failed"
+
+
+# -- the public error tree ----------------------------------------------------------------
+
+
+def _drawn_tree(doc: str) -> dict[str, str]:
+    """``{class: parent}`` from a docstring's box-drawn hierarchy (the root's parent is "")."""
+    import re
+
+    parents: dict[str, str] = {}
+    stack: list[str] = []
+    for line in doc.splitlines():
+        match = re.match(r"^    ((?:[│ ]   )*)(?:[├└]── )?([A-Z]\w+)\s", line)
+        if match is None or not (match.group(2).endswith(("Error", "Exception"))):
+            continue
+        depth = len(match.group(1)) // 4 + (1 if "──" in line[: line.index(match.group(2))] else 0)
+        del stack[depth:]
+        parents[match.group(2)] = stack[-1] if stack else ""
+        stack.append(match.group(2))
+    return parents
+
+
+def _library_errors() -> set[type]:
+    import importlib
+    import pkgutil
+
+    import replicate_min
+
+    for module in pkgutil.iter_modules(replicate_min.__path__):
+        importlib.import_module(f"replicate_min.{module.name}")
+    found: set[type] = set()
+    todo = [ReplicateException]
+    while todo:
+        cls = todo.pop()
+        if cls.__module__.startswith("replicate_min") and cls not in found:
+            found.add(cls)
+            todo.extend(cls.__subclasses__())
+    return found
+
+
+def test_the_exceptions_module_draws_exports_and_defines_the_same_tree() -> None:
+    from replicate_min import exceptions
+
+    tree = _drawn_tree(exceptions.__doc__ or "")
+    real = {cls.__name__: cls for cls in _library_errors()}
+    assert set(tree) == set(exceptions.__all__) == set(real)  # every library error, drawn and exported
+    for name, parent in tree.items():
+        assert getattr(exceptions, name) is real[name]
+        bases = [base.__name__ for base in real[name].__bases__ if issubclass(base, ReplicateException)]
+        assert bases == ([parent] if parent else []), name
+
+
+def test_the_private_tree_agrees_with_the_public_one() -> None:
+    import replicate_min._exceptions as private
+    from replicate_min import exceptions
+
+    public = _drawn_tree(exceptions.__doc__ or "")
+    drawn = _drawn_tree(private.__doc__ or "")
+    assert drawn and all(public[name] == parent for name, parent in drawn.items())

@@ -15,7 +15,7 @@ import pytest
 
 from replicate_min import APIConnectionError, APITimeoutError, Client, ReplicateError
 from replicate_min.testing import FakeReplicate
-from tests.proxy import Proxy
+from tests.proxy import ALIAS, Proxy, aliased
 
 ECHO = "replicate-min/echo"
 
@@ -319,7 +319,7 @@ def tls_fake(tmp_path: Any) -> Iterator[tuple[FakeReplicate, Any, str]]:
     trustme = pytest.importorskip("trustme")
     ca = trustme.CA()
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("localhost").configure_cert(server_context)
+    ca.issue_cert("localhost", ALIAS).configure_cert(server_context)
     ca_file = str(tmp_path / "ca.pem")
     ca.cert_pem.write_to_path(ca_file)
     with FakeReplicate(ssl_context=server_context) as fake:
@@ -365,12 +365,12 @@ def test_http_proxy_from_the_environment_with_keep_alive_and_retries(
     with Proxy() as proxy:
         monkeypatch.setenv("HTTP_PROXY", proxy.url)
         monkeypatch.setenv("NO_PROXY", "")
-        client = Client(api_token=fake.token, base_url=fake.base_url, retry_backoff=0.01)
+        client = Client(api_token=fake.token, base_url=aliased(fake.base_url), retry_backoff=0.01, allow_http=True)
         fake.fail_next(status=503)
         for _ in range(3):
             client.predictions.list()
         assert [r[0] for r in proxy.requests] == ["GET"] * 4  # one 503 retried, then three
-        assert proxy.requests[0][1] == fake.base_url + "/v1/predictions"
+        assert proxy.requests[0][1] == aliased(fake.base_url) + "/v1/predictions"
         assert proxy.connections == 1
         client.close()
 
@@ -378,16 +378,42 @@ def test_http_proxy_from_the_environment_with_keep_alive_and_retries(
 def test_no_proxy_bypasses_the_proxy(fake: FakeReplicate, monkeypatch: pytest.MonkeyPatch) -> None:
     with Proxy() as proxy:
         monkeypatch.setenv("HTTP_PROXY", proxy.url)
-        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-        Client(api_token=fake.token, base_url=fake.base_url).predictions.list()
-        assert proxy.requests == [] and len(fake.requests) == 1
+        monkeypatch.setenv("NO_PROXY", ALIAS)
+        client = Client(api_token=fake.token, base_url=aliased(fake.base_url), allow_http=True, max_retries=0)
+        with pytest.raises(APIConnectionError) as info:  # straight to the name, which only the proxy knows
+            client.predictions.list()
+        assert proxy.requests == [] and not info.value.sent
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "127.1.2.3"])
+def test_a_loopback_destination_is_never_proxied(
+    fake: FakeReplicate, monkeypatch: pytest.MonkeyPatch, host: str
+) -> None:
+    # Plain http to loopback is allowed because the bytes stay on the machine: the token
+    # must not go in clear to a proxy (G2).
+    with Proxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("NO_PROXY", "")
+        base_url = fake.base_url.replace("127.0.0.1", host)
+        client = Client(
+            api_token=fake.token, base_url=base_url, proxy=proxy.url if host == "localhost" else None, max_retries=0
+        )
+        if host == "127.1.2.3":
+            with pytest.raises(APIConnectionError):  # nothing listens there: connected directly, not proxied
+                client.predictions.list()
+        else:
+            client.predictions.list()
+            assert len(fake.requests) == 1
+        assert proxy.requests == [] and proxy.connections == 0
 
 
 def test_the_proxy_argument_overrides_the_environment(fake: FakeReplicate, monkeypatch: pytest.MonkeyPatch) -> None:
     with Proxy() as proxy:
         monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
         monkeypatch.setenv("NO_PROXY", "")
-        Client(api_token=fake.token, base_url=fake.base_url, proxy=proxy.url).predictions.list()
+        Client(
+            api_token=fake.token, base_url=aliased(fake.base_url), proxy=proxy.url, allow_http=True
+        ).predictions.list()
         assert len(proxy.requests) == 1
 
 
@@ -400,14 +426,14 @@ def test_https_through_a_connect_proxy(
     with Proxy() as proxy:
         monkeypatch.setenv("HTTPS_PROXY", proxy.url)
         monkeypatch.setenv("NO_PROXY", "")
-        client = Client(api_token=fake.token, base_url=fake.base_url, ssl_context=context)
+        client = Client(api_token=fake.token, base_url=aliased(fake.base_url), ssl_context=context)
         client.predictions.list()
         client.predictions.list()
         assert [r[0] for r in proxy.requests] == ["CONNECT"]  # one tunnel, kept alive
         assert "authorization" not in proxy.requests[0][2]  # the token travels inside TLS only
         client.close()
         monkeypatch.setenv("HTTPS_PROXY", proxy.url.replace("http://", "http://user:secret@"))
-        client = Client(api_token=fake.token, base_url=fake.base_url, ssl_context=context)
+        client = Client(api_token=fake.token, base_url=aliased(fake.base_url), ssl_context=context)
         client.predictions.list()
         client.predictions.list()  # on the reused tunnel too
         assert proxy.requests[-1][0] == "CONNECT" and proxy.requests[-1][2]["proxy-authorization"].startswith("Basic ")

@@ -200,9 +200,10 @@ def test_proxy_credentials_never_reach_the_origin_a_proxy_redirects_to(
     monkeypatch.setenv("http_proxy", f"http://user:pw@127.0.0.1:{proxy.port}")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     monkeypatch.setenv("no_proxy", "127.0.0.1")
-    client = Client(api_token="r8_token", base_url=f"http://localhost:{proxy.port + 1}", timeout=5)
+    # (a name, not loopback: a loopback destination is never proxied)
+    client = Client(api_token="r8_token", base_url=f"http://origin.test:{proxy.port + 1}", timeout=5, allow_http=True)
     assert client.predictions.get("a").id == "a"
-    assert len(proxy.requests) == 1 and proxy.requests[0].path.startswith("http://localhost:")
+    assert len(proxy.requests) == 1 and proxy.requests[0].path.startswith("http://origin.test:")
     assert proxy.requests[0].headers.get("proxy-authorization", "").startswith("Basic ")  # the proxy was used
     assert len(origin.requests) == 1
     assert "proxy-authorization" not in origin.requests[0].headers

@@ -168,3 +168,255 @@ def test_the_deadline_watchdog_forgets_calls_that_ended_in_time(raw: RawFactory)
     with pytest.raises(WaitTimeoutError):
         Prediction(id="abc", status="processing").bind(client).wait(timeout=1)
     assert len(transport._watchdog()._due) < 2100  # compacted: not one entry per poll
+
+
+def _interrupt(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``original``, but the first call raises ``KeyboardInterrupt`` before it does anything."""
+    fired: List[bool] = []
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if not fired:
+            fired.append(True)
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    return call
+
+
+def _after(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Like ``_Interrupt``, but the interrupt comes once ``original`` has done its work."""
+    fired: List[bool] = []
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        if not fired:
+            fired.append(True)
+            raise KeyboardInterrupt
+        return result
+
+    return call
+
+
+@pytest.mark.parametrize(
+    "point",
+    ["slot taken in acquire", "_is_usable", "_Lease.release", "put_back", "_PooledResponse.close", "after put_back"],
+)
+def test_an_interrupt_anywhere_in_the_pool_never_keeps_a_slot(
+    raw: RawFactory, monkeypatch: pytest.MonkeyPatch, point: str
+) -> None:
+    # G6: with max_concurrency=1 a leaked slot makes every later request wait for it and fail.
+    server = raw(serve_each(lambda request: response(200, prediction("abc", "processing"))))
+    client = _client(server, max_concurrency=1, connect_timeout=2, max_retries=0)
+    assert client.predictions.get("abc").id == "abc"  # one idle connection, for _is_usable
+    if point == "slot taken in acquire":
+        monkeypatch.setattr(
+            transport, "_Slot", type("_Slot", (transport._Slot,), {"__init__": _after(transport._Slot.__init__)})
+        )
+    elif point == "_is_usable":
+        monkeypatch.setattr(transport, "_is_usable", _interrupt(transport._is_usable))
+    elif point == "_Lease.release":
+        monkeypatch.setattr(transport._Lease, "release", _interrupt(transport._Lease.release))
+    elif point == "put_back":
+        monkeypatch.setattr(transport._Pool, "put_back", _interrupt(transport._Pool.put_back))
+    elif point == "after put_back":
+        monkeypatch.setattr(transport._Pool, "put_back", _after(transport._Pool.put_back))
+    else:
+        monkeypatch.setattr(
+            transport.http.client.HTTPResponse, "close", _interrupt(transport.http.client.HTTPResponse.close)
+        )
+    with pytest.raises(KeyboardInterrupt):
+        client.predictions.get("abc")
+    for _ in range(3):
+        assert client.predictions.get("abc").id == "abc"
+    pool = client.requester.transport._pool
+    assert pool._in_use == {}  # every slot given back
+
+
+def test_pool_state_per_origin_is_freed_with_its_last_connection(raw: RawFactory) -> None:
+    # G18: an origin with no connection and nobody waiting keeps no state in the pool.
+    servers = [
+        raw(serve_each(lambda request: response(200, prediction("abc", "processing"), {"Connection": "close"})))
+        for _ in range(4)
+    ]
+    client = Client(api_token="r8_review", base_url=servers[0].url, max_retries=0)
+    for server in servers:
+        assert client.download(server.url + "/file")
+    pool = client.requester.transport._pool
+    assert pool._in_use == {} and pool._idle == {}
+    pool = transport._Pool(2)
+    for number in range(5000):  # many origins over a long life: nothing kept for any of them
+        slot, conn = pool.acquire((True, f"h{number}.replicate.delivery", None), None)
+        assert conn is None
+        slot.release()
+        slot.release()  # a second release gives back nothing
+    assert pool._in_use == {} and pool._idle == {}
+
+
+# -- issue 19: proxies, TLS leftovers, debug output, declared sizes ---------------------------------
+
+#: G1: a host that ends in .replicate.delivery as written, and holds a whole CONNECT once urllib decodes it.
+SPLIT_HOST = "evil.test%3A443%20HTTP%2F1.1%0D%0AHost%3A%20evil.test%0D%0A%0D%0AX%5D.replicate.delivery"
+
+
+@pytest.mark.parametrize("host", [SPLIT_HOST, "evil%00.replicate.delivery", "evil%2Etest.replicate.delivery"])
+def test_a_server_url_whose_host_decodes_to_more_never_reaches_a_proxy(
+    monkeypatch: pytest.MonkeyPatch, host: str
+) -> None:
+    from replicate_min import ReplicateException
+    from replicate_min._files import FileOutput
+    from tests.proxy import Proxy
+
+    with Proxy() as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url.replace("http://", "http://user:pr0xy-secret@"))
+        monkeypatch.setenv("NO_PROXY", "")
+        client = Client(api_token="r8_review", base_url="https://api.example.test", max_retries=0)
+        url = f"https://{host}/o.png"
+        with pytest.raises(ValueError):  # the caller's argument
+            client.download(url)
+        with pytest.raises(ReplicateException) as info:  # the server's URL: a library error, not a raw TypeError
+            FileOutput(url, client.requester).read()
+        assert not getattr(info.value, "sent", False)
+        assert proxy.requests == [] and proxy.connections == 0  # no CONNECT, split or not, no credentials
+
+
+def test_a_redirect_to_a_host_that_decodes_to_more_is_not_followed(
+    raw: RawFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from replicate_min import ReplicateException
+    from tests.proxy import Proxy
+
+    server = raw(serve_each(lambda request: response(302, b"", {"Location": f"https://{SPLIT_HOST}/o.png"})))
+    with Proxy() as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url.replace("http://", "http://user:pr0xy-secret@"))
+        monkeypatch.setenv("NO_PROXY", "")
+        with pytest.raises(ReplicateException) as info:
+            _client(server, max_retries=0).download(server.url + "/file")
+        assert not getattr(info.value, "sent", False)
+        assert proxy.requests == [] and proxy.connections == 0
+    assert len(server.requests) == 1
+
+
+def test_a_bad_host_without_a_proxy_is_reported_as_not_sent() -> None:
+    # Straight from the transport, below the client's URL rule: nothing is sent, nothing connects.
+    from replicate_min import APIConnectionError
+    from replicate_min._retry import RetryPolicy
+
+    t = transport.Transport(connect_timeout=5)
+    for host in ("evil%0D%0A.test", "evil%00.test", "evil%20x.test"):
+        with pytest.raises(APIConnectionError) as info:
+            t.send("GET", f"http://{host}/x", {}, idempotent=True, retry=RetryPolicy(0), read_timeout=5, max_body=10)
+        assert info.value.sent is False
+    t.close()
+
+
+def _tls_server(script: Callable[[Any], None]) -> Any:
+    """A TLS server on loopback (a trustme CA): ``script(ssl_socket)`` per connection; returns (url, CA, stop)."""
+    import socket
+    import ssl
+
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(context)
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                sock, _ = listener.accept()
+            except OSError:
+                continue
+            sock.settimeout(20)
+            try:
+                with context.wrap_socket(sock, server_side=True) as tls:
+                    script(tls)
+            except OSError:
+                pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"https://localhost:{listener.getsockname()[1]}", ca, lambda: (stop.set(), listener.close())
+
+
+def _read_head(tls: Any) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = tls.recv(65536)
+        if not chunk:
+            return b""
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    length = next(
+        (int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), 0
+    )
+    while len(rest) < length:
+        rest += tls.recv(65536)
+    return head
+
+
+def test_tls_bytes_left_after_an_answer_never_answer_the_next_request() -> None:
+    # G4: 8192 bytes of answer and an unrequested answer in one write: the rest waits
+    # decrypted in the SSLSocket, where a poll of the fd cannot see it.
+    import json
+    import ssl
+
+    forged = response(201, prediction("FORGED"))
+
+    def script(tls: Any) -> None:
+        while True:
+            head = _read_head(tls)
+            if not head:
+                return
+            if head.startswith(b"GET"):
+                body = json.dumps(prediction("A")).encode()
+                # padded with spaces (still JSON) so that head and body are exactly 8192 bytes
+                answer = next(a for n in range(8192) for a in [response(200, body.ljust(n))] if len(a) == 8192)
+                assert len(answer) == 8192
+                tls.sendall(answer + forged)
+            else:
+                tls.sendall(response(201, prediction("REAL")))
+
+    url, ca, stop = _tls_server(script)
+    try:
+        context = ssl.create_default_context()
+        ca.configure_trust(context)
+        client = Client(api_token="r8_review", base_url=url, ssl_context=context, max_retries=0)
+        for _ in range(3):
+            assert client.predictions.get("A").id == "A"
+            assert client.predictions.create(version="v" * 64, input={}).id == "REAL"
+        client.close()
+    finally:
+        stop()
+
+
+def test_http_client_debug_output_never_shows_the_token(
+    raw: RawFactory, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # G15: http.client's global debuglevel prints every header sent, Authorization included.
+    import http.client
+
+    monkeypatch.setattr(http.client.HTTPConnection, "debuglevel", 1)
+    server = raw(serve_each(lambda request: response(200, prediction("abc", "processing"))))
+    _client(server).predictions.get("abc")
+    assert server.requests[0].headers["authorization"] == "Bearer r8_review"
+    out = capsys.readouterr()
+    assert "r8_review" not in out.out + out.err
+
+
+def test_a_declared_length_over_the_limit_is_refused_before_a_byte_is_read(raw: RawFactory) -> None:
+    # G20: the Content-Length says 300 MB; the server sends 5 bytes and waits. Refused from the header.
+    sent_head = threading.Event()
+
+    def script(conn: Conn) -> None:
+        if conn.read_request() is None:
+            return
+        conn.send(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 300000000\r\n\r\n{"id"')
+        sent_head.set()
+        conn.wait_for_close()
+
+    server = raw(script)
+    client = _client(server, max_response_size=1 << 20, max_retries=0, timeout=60)
+    with pytest.raises(ResponseTooLargeError):
+        client.predictions.get("abc")
+    assert sent_head.is_set()
