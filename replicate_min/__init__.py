@@ -86,7 +86,7 @@ _LAZY = {
 }
 # The official client's public modules. ``stream`` is one too, but the package attribute of
 # that name is the stream() function, as in the official package: see below.
-_SUBMODULES = ("client", "exceptions", "helpers", "pagination", "prediction", "webhook", "webhooks")
+_SUBMODULES = ("client", "exceptions", "helpers", "model", "pagination", "prediction", "version", "webhook", "webhooks")
 # The default client's namespaces, looked up on it each time (never stored here, so that
 # reset_default_client() and a changed environment take effect).
 _NAMESPACES = ("predictions", "models", "deployments", "files")

@@ -6,19 +6,22 @@
 ``CreateRequest`` and post it through ``create_prediction``: one request builder, one set of checks, and ``wait``,
 ``cancel_after`` and ``file_encoding_strategy`` work on every path. ``Deployment`` keeps
 what ``GET /v1/deployments/{owner}/{name}`` returns and no more: managing models and
-deployments is out of this client's scope.
+deployments is out of this client's scope; ``models.get`` reads a model (``_models``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Dict, Iterable, Optional, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Iterable, Optional, Union
 
 from ._create import CreateRequest, Target, _owner_name
 from ._exceptions import ValidationError, excerpt
 from ._prediction import Prediction, create_prediction
 from ._requester import Requester
 from ._urls import path_segment
+
+if TYPE_CHECKING:
+    from ._models import Model
 
 __all__ = [
     "Account",
@@ -98,7 +101,10 @@ class ModelsPredictions:
 
 
 class Models:
-    """``client.models``: only ``predictions`` (listing and managing models is out of scope)."""
+    """``client.models``: ``get`` a model (read-only, with its versions) and ``predictions.create``.
+
+    Listing, creating, updating and deleting models are out of scope.
+    """
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -106,6 +112,21 @@ class Models:
 
     def __repr__(self) -> str:
         return f"<Models of {self._requester!r}>"
+
+    def get(self, name: str) -> Model:
+        """Fetches a model by ``owner/name`` (or ``(owner, name)``).
+
+        Raises:
+            ValueError: ``name`` is not ``owner/name`` (nothing is sent).
+            ReplicateError: 404 if there is no such model (or no access to it).
+        """
+        from ._models import get_model
+
+        return get_model(self._requester, name)
+
+    async def async_get(self, name: str) -> Model:
+        """Async ``get``."""
+        return await self._requester.run_async(self.get, name)
 
 
 class DeploymentsPredictions:

@@ -200,6 +200,12 @@ class Handler(BaseHTTPRequestHandler):
             if method == "POST":
                 target = "model" if parts[1] == "models" else "deployment"
                 return self._create(target, f"{parts[2]}/{parts[3]}", body)
+        elif (
+            parts[:2] == ["v1", "models"]
+            and method == "GET"
+            and (len(parts) == 4 or (len(parts) in (5, 6) and parts[4] == "versions"))
+        ):
+            return self._model(f"{parts[2]}/{parts[3]}", parts[4:])
         elif len(parts) == 4 and parts[:2] == ["v1", "deployments"] and method == "GET":
             return self._deployment(f"{parts[2]}/{parts[3]}")
         elif len(parts) in (3, 4) and parts[:2] == ["v1", "predictions"]:
@@ -290,6 +296,54 @@ class Handler(BaseHTTPRequestHandler):
             headers["Preference-Applied"] = prefer.strip() if prefer else "wait"
         with fake._cond:
             return 201, fake._json(record), headers
+
+    def _model(self, owner_name: str, rest: List[str]) -> Response:
+        """``GET /v1/models/{owner}/{name}``, ``.../versions`` and ``.../versions/{id}``: read-only,
+        each model with its one version and an OpenAPI schema of a ``prompt`` input."""
+        fake = self.fake
+        if owner_name not in fake._models:
+            return _problem(404, "Not found", f"The model {owner_name} does not exist")
+        owner, name = owner_name.split("/", 1)
+        version = {
+            "id": fake._versions[owner_name],
+            "created_at": fake._stamp(0.0),
+            "cog_version": "0.9.0",
+            "openapi_schema": {
+                "openapi": "3.0.2",
+                "info": {"title": "Cog", "version": "0.1.0"},
+                "components": {
+                    "schemas": {
+                        "Input": {
+                            "type": "object",
+                            "title": "Input",
+                            "properties": {"prompt": {"type": "string", "title": "Prompt", "x-order": 0}},
+                        },
+                        "Output": {"title": "Output"},
+                    }
+                },
+            },
+        }
+        if rest == ["versions"]:
+            return 200, {"next": None, "previous": None, "results": [version]}, {}
+        if len(rest) == 2:
+            if rest[1].lower() != version["id"]:
+                return _problem(404, "Not found", f"The version {rest[1][:80]} of {owner_name} does not exist")
+            return 200, version, {}
+        body = {
+            "url": f"https://replicate.com/{owner_name}",
+            "owner": owner,
+            "name": name,
+            "description": f"{owner_name}, a model of the fake server",
+            "visibility": "public",
+            "github_url": None,
+            "paper_url": None,
+            "license_url": None,
+            "run_count": 0,
+            "cover_image_url": None,
+            "default_example": None,
+            "latest_version": version,
+        }
+        return 200, body, {}
 
     def _deployment(self, owner_name: str) -> Response:
         """``GET /v1/deployments/{owner}/{name}``: the deployment, with its one release."""

@@ -431,3 +431,33 @@ def test_deliberate_difference_wait_on_a_model_create(replicate: ModuleType, fak
     # models.predictions.create keeps it); replicate_min sends Prefer: wait on every path.
     client_of(replicate, fake).predictions.create(model=ECHO, input={"prompt": "w"}, wait=True)
     assert fake.requests[-1].headers.get("prefer") == (None if replicate is official else "wait")
+
+
+# -- read-only models and versions (programs from the wild) --------------------------------------
+
+
+@CLIENTS
+def test_a_version_fetched_by_id_is_passed_on_to_create(replicate: ModuleType, fake: FakeReplicate) -> None:
+    # The pattern of five real programs: models.get(...).versions.get(id), then create(version=...).
+    client = client_of(replicate, fake)
+    model = client.models.get(ECHO)
+    version = model.versions.get(fake.version_of(ECHO))
+    assert version.id == fake.version_of(ECHO) and version.openapi_schema is not None
+    prediction = client.predictions.create(version=version, input={"prompt": "v"})
+    prediction.wait()
+    assert prediction.output == "v"
+
+
+@CLIENTS
+def test_latest_version_and_the_async_twins(replicate: ModuleType, fake: FakeReplicate) -> None:
+    client = client_of(replicate, fake)
+    latest = client.models.get(ECHO).latest_version
+    assert latest is not None and latest.id == fake.version_of(ECHO)
+    assert isinstance(latest, replicate.version.Version)  # used as a type by real programs
+
+    async def main() -> str:
+        model = await client.models.async_get(ECHO)
+        version = await model.versions.async_get(fake.version_of(ECHO))
+        return str(version.id)
+
+    assert asyncio.run(main()) == fake.version_of(ECHO)
