@@ -10,7 +10,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-
 #: The name the proxy resolves to loopback: the client never proxies a loopback destination,
 #: so a test reaches a loopback server through the proxy by this name.
 ALIAS = "fake.test"
