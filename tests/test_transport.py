@@ -511,3 +511,20 @@ def test_per_call_values_reach_the_handlers_as_one_typed_value() -> None:
     request = transport._Request("https://x.test/", None, {}, "GET", options)
     assert transport._options_of(request) is options
     assert transport._options_of(transport.urllib.request.Request("https://x.test/")) == transport._CallOptions()
+
+
+def test_a_slot_collected_unreleased_gives_its_place_back() -> None:
+    # G6: an interrupt at a slot holder's first line leaves the slot to the collector.
+    import gc
+
+    import replicate_min._transport as transport
+
+    pool = transport._Pool(1)
+    key = (True, "x.replicate.delivery", None)
+    slot, conn = pool.acquire(key, None)
+    assert conn is None and pool._in_use == {key: 1}
+    del slot
+    gc.collect()
+    slot, conn = pool.acquire(key, 0)  # would time out (nothing sent) had the place been kept
+    slot.release()
+    assert pool._in_use == {} and not pool._orphans
