@@ -252,6 +252,7 @@ class _Pool:
         self._changed: Any = None  # a Condition on _lock, made for the first wait for a free slot
         self._waiting = 0
         self._orphans: Deque[_PoolKey] = deque()  # places of slots collected unreleased
+        self._next_sweep = 0.0  # when put_back next looks for expired connections of every origin
         self.closed = False
         self.generation = 0  # forks survived: a lease from an earlier one is the parent's
         _fork.track(self)
@@ -361,6 +362,14 @@ class _Pool:
                 self._idle[key] = idle
             else:
                 self._idle.pop(key, None)  # an origin's state goes with its last connection
+            if now >= self._next_sweep:  # other origins' expired connections: nobody may come back for them
+                self._next_sweep = now + KEEPALIVE_EXPIRY
+                for other in [other for other, idle in self._idle.items() if now - idle[0][1] >= KEEPALIVE_EXPIRY]:
+                    idle = self._idle[other]
+                    while idle and now - idle[0][1] >= KEEPALIVE_EXPIRY:
+                        expired.append(idle.popleft()[0])
+                    if not idle:
+                        del self._idle[other]
         for old in expired:
             old.close()
 
@@ -1019,7 +1028,7 @@ def _library_errors(method: str, url: str, deadline: Optional[float]) -> Iterato
     decides on its kind and translates it if it is final.)"""
     try:
         yield
-    except (OSError, http.client.HTTPException, ValueError, OverflowError, TypeError) as exc:
+    except (OSError, http.client.HTTPException, ValueError, OverflowError) as exc:
         raise _translated(exc, method, url, deadline) from exc
 
 

@@ -470,3 +470,59 @@ def test_a_stream_read_to_its_end_then_closed_leaves_its_pooled_connection_alone
     again = client.predictions.create(model="replicate-min/echo", input={"prompt": "y"})
     assert again.input == {"prompt": "y"}
     assert fake.connections == connections  # the pooled connection served the create
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        "https://evil.test%3A443%20HTTP%2F1.1%0D%0AHost%3A%20evil.test%0D%0A%0D%0AX.replicate.delivery/o",
+        "http://evil%00.test/x",
+        "https://user:pw@api.replicate.com/x",
+        "http://127.0.0.1:0/x",
+    ],
+)
+def test_a_redirect_to_a_url_the_url_rule_refuses_is_not_followed(location: str) -> None:
+    from tests.hostile.rawserver import RawServer, response, serve_each
+
+    server = RawServer(serve_each(lambda request: response(302, b"", {"Location": location})))
+    try:
+        client = Client(api_token="r8_test", base_url=server.url, max_concurrency=1, max_retries=0)
+        for _ in range(2):  # and no slot is kept
+            with pytest.raises(ReplicateError) as info:
+                client.predictions.get("abc")
+            assert info.value.status == 302
+        assert len(server.requests) == 2
+    finally:
+        server.close()
+
+
+def test_per_call_values_reach_the_handlers_as_one_typed_value() -> None:
+    # 17.4: no per-call attributes stuck on urllib's Request.
+    import inspect
+
+    import replicate_min._transport as transport
+
+    source = inspect.getsource(transport)
+    assert source.count("attr-defined") == 1  # urllib's own _tunnel_host, read: nothing set on a Request
+    assert "_failure" not in source and "setattr(new" not in source
+    options = transport._CallOptions(idempotent=True, deadline=1.0)
+    request = transport._Request("https://x.test/", None, {}, "GET", options)
+    assert transport._options_of(request) is options
+    assert transport._options_of(transport.urllib.request.Request("https://x.test/")) == transport._CallOptions()
+
+
+def test_a_slot_collected_unreleased_gives_its_place_back() -> None:
+    # G6: an interrupt at a slot holder's first line leaves the slot to the collector.
+    import gc
+
+    import replicate_min._transport as transport
+
+    pool = transport._Pool(1)
+    key = (True, "x.replicate.delivery", None)
+    slot, conn = pool.acquire(key, None)
+    assert conn is None and pool._in_use == {key: 1}
+    del slot
+    gc.collect()
+    slot, conn = pool.acquire(key, 0)  # would time out (nothing sent) had the place been kept
+    slot.release()
+    assert pool._in_use == {} and not pool._orphans

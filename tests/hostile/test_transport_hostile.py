@@ -232,6 +232,29 @@ def test_an_interrupt_anywhere_in_the_pool_never_keeps_a_slot(
     assert pool._in_use == {}  # every slot given back
 
 
+def test_an_interrupt_while_waiting_for_a_slot_keeps_nothing(raw: RawFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    # G6: Ctrl-C in a thread blocked on the pool's condition (all slots busy).
+    server = raw(serve_each(lambda request: response(200, prediction("abc", "processing"))))
+    client = _client(server, max_concurrency=1, connect_timeout=5, max_retries=0)
+    held = client.requester.transport.open_stream(
+        server.url + "/v1/predictions/abc", {}, retry=transport.RetryPolicy(max_retries=0), read_timeout=5
+    )
+
+    class Interrupted(threading.Condition):
+        def wait(self, timeout: Any = None) -> bool:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(threading, "Condition", Interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        client.predictions.get("abc")
+    held.close()
+    monkeypatch.undo()
+    pool = client.requester.transport._pool
+    pool._changed = None  # a real condition for the next waiter, if any
+    assert client.predictions.get("abc").id == "abc"
+    assert pool._in_use == {} and pool._waiting == 0
+
+
 def test_pool_state_per_origin_is_freed_with_its_last_connection(raw: RawFactory) -> None:
     # G18: an origin with no connection and nobody waiting keeps no state in the pool.
     servers = [
@@ -419,4 +442,64 @@ def test_a_declared_length_over_the_limit_is_refused_before_a_byte_is_read(raw: 
     client = _client(server, max_response_size=1 << 20, max_retries=0, timeout=60)
     with pytest.raises(ResponseTooLargeError):
         client.predictions.get("abc")
-    assert sent_head.is_set()
+    assert sent_head.wait(10)  # the server thread may set it just after the client has the bytes
+
+
+# -- attacks on the fixes above (new classes) ------------------------------------------------------
+
+
+def test_idle_connections_of_origins_never_contacted_again_expire(
+    raw: RawFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each download host leaves one idle keep-alive connection. If only a later request to
+    # the same origin swept it, a long life over many hosts would keep a socket per host open.
+    now = [0.0]
+    monkeypatch.setattr(transport, "time", SimpleNamespace(monotonic=lambda: now[0], sleep=time.sleep, time=time.time))
+    servers = [raw(serve_each(lambda request: response(200, prediction("abc", "processing")))) for _ in range(8)]
+    client = _client(servers[0])
+    for server in servers[1:]:
+        assert client.download(server.url + "/file")
+    pool = client.requester.transport._pool
+    assert len(pool._idle) == 7
+    now[0] = 6.0  # past the keep-alive expiry of every one of them
+    client.predictions.get("abc")
+    assert list(pool._idle) == [(False, f"127.0.0.1:{servers[0].port}", None)]
+
+
+def test_a_loopback_name_in_another_spelling_is_never_proxied(raw: RawFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    # G2 by another spelling: "LOCALHOST", "[::1]"-style and 127.x addresses are all loopback.
+    from tests.proxy import Proxy
+
+    server = raw(serve_each(lambda request: response(200, prediction("abc", "processing"))))
+    with Proxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("NO_PROXY", "")
+        for host in ("LOCALHOST", "LocalHost", "127.0.0.1"):
+            client = Client(api_token="r8_review", base_url=f"http://{host}:{server.port}", max_retries=0)
+            assert client.predictions.get("abc").id == "abc"
+        assert proxy.requests == [] and proxy.connections == 0
+    assert all(request.headers["authorization"] == "Bearer r8_review" for request in server.requests)
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        "https://evil.test:443%0D%0AX:1/o.png",  # the port, not the host, holds the split
+        "https://[::1%25eth0%0D%0A]/o.png",  # an IPv6 zone with a CR LF in it
+        "https://evil.test%09.replicate.delivery/o.png",  # a tab, which urlsplit would strip
+    ],
+)
+def test_a_redirect_whose_authority_decodes_to_more_never_reaches_a_proxy(
+    raw: RawFactory, monkeypatch: pytest.MonkeyPatch, location: str
+) -> None:
+    from replicate_min import ReplicateException
+    from tests.proxy import Proxy
+
+    server = raw(serve_each(lambda request: response(302, b"", {"Location": location})))
+    with Proxy() as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url.replace("http://", "http://user:pr0xy-secret@"))
+        monkeypatch.setenv("NO_PROXY", "")
+        with pytest.raises(ReplicateException) as info:
+            _client(server, max_retries=0).download(server.url + "/file")
+        assert not getattr(info.value, "sent", False)
+        assert proxy.requests == [] and proxy.connections == 0
