@@ -9,7 +9,20 @@ from __future__ import annotations
 
 from _thread import allocate_lock  # threading's Lock, without importing threading
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Dict, Generic, Iterable, Mapping, NoReturn, Optional, TypeVar, Union, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Dict,
+    Generic,
+    Iterable,
+    Mapping,
+    NoReturn,
+    Optional,
+    Type,
+    TypeVar,
+    Union,
+    overload,
+)
 
 from . import _fork
 from ._create import CreateRequest
@@ -422,9 +435,8 @@ _default: Optional[Client] = None
 _default_lock = allocate_lock()
 
 
-def _client_over_settings(cls: type, settings: Settings) -> Client:
-    client: Client = cls._over(Requester(settings))  # type: ignore[attr-defined]
-    return client
+def _client_over_settings(cls: Type[Client], settings: Settings) -> Client:
+    return cls._over(Requester(settings))
 
 
 def _new_default_lock() -> None:

@@ -116,7 +116,7 @@ def _webhook_url(name: str, url: Any) -> str:
         host = parts.hostname or ""
         parts.port  # noqa: B018  # a bad port raises ValueError here
     except ValueError:
-        host = ""
+        raise ValueError(f"{name} must be an http(s) URL with a host, got {excerpt(url)}") from None
     if parts.scheme not in ("https", "http") or not url.isprintable() or "%" in parts.netloc or not valid_host(host):
         raise ValueError(f"{name} must be an http(s) URL with a host, got {excerpt(url)}")
     return url
