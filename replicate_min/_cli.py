@@ -24,14 +24,15 @@ from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Sequ
 from ._client import Client
 from ._create import parse_ref
 from ._exceptions import ModelError, PredictionCanceledError, ReplicateError, ReplicateException, WaitTimeoutError
-from ._prediction import Prediction, polling
+from ._prediction import Prediction, Progress, polling
 from ._run import output_of
 from ._version import __version__
 
 __all__ = ["main"]
 
-# C0 and C1 controls, DEL, and the bidirectional overrides that can disguise text.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# C0 and C1 controls, DEL, the bidirectional overrides that can disguise text, and lone
+# surrogates (JSON lets a server send "\ud800"; no terminal or UTF-8 pipe can take one).
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def escape(text: str, keep: str = "") -> str:
@@ -44,6 +45,14 @@ def escape(text: str, keep: str = "") -> str:
         return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
 
     return _UNSAFE.sub(replace, text)
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def encodable(text: str) -> str:
+    """``text`` for a pipe: as sent, but a lone surrogate (which no UTF-8 stream can carry) escaped."""
+    return _SURROGATES.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _json_text(data: Any) -> str:
@@ -73,11 +82,13 @@ class Status:
         self.shown = False
         self.hidden = False
 
-    def update(self, prediction: Prediction) -> None:
+    def update(self, prediction: Prediction, progress: Optional[Progress] = None) -> None:
+        """Redraws the line; ``progress`` (else the prediction's, parsed from all its logs) fills the bar."""
         if not self.live or self.hidden:
             return
         line = f"{escape(str(prediction.status)):<10} {time.monotonic() - self.started:5.1f}s"
-        progress = prediction.progress
+        if progress is None:
+            progress = prediction.progress
         if progress is not None:
             filled = max(0, min(20, int(progress.percentage * 20)))
             line += (
@@ -96,9 +107,6 @@ class Status:
     def hide(self) -> None:
         self.done()
         self.hidden = True
-
-
-Progress = Status  # the demo's name for it
 
 
 def _isatty(stream: TextIO) -> bool:
@@ -226,7 +234,7 @@ def _config(need_token: bool = True) -> Client:
 
 def _print_output(output: Any, out: TextIO) -> None:
     if isinstance(output, str):
-        print(escape(output, keep="\n\t") if _isatty(out) else output, file=out)
+        print(escape(output, keep="\n\t") if _isatty(out) else encodable(output), file=out)
     else:
         print(_json_text(output), file=out)
 
@@ -291,23 +299,31 @@ def _stream(prediction: Prediction, watchdog: Watchdog, status: Status, text: Te
     watchdog.watch(stream)
     wrote = False
     terminal = _isatty(text)
+    # Log lines are kept as a list and joined once: rebuilding prediction.logs for every event
+    # (and parsing all of it for the bar) made 16 MB of logs take 43 s. The bar reads each event's
+    # own lines, and keeps the last progress seen.
+    logs: List[str] = [] if prediction.logs is None else [prediction.logs]
+    progress: Optional[Progress] = None
     try:
         for event in stream:
             if event.event == "output":
                 status.hide()
-                text.write(escape(event.data, keep="\n\t") if terminal else event.data)
+                text.write(escape(event.data, keep="\n\t") if terminal else encodable(event.data))
                 text.flush()
                 wrote = True
             elif event.event == "logs":
                 if prediction.status == "starting":  # it logs, so it runs
                     prediction.status = "processing"
-                prediction.logs = (prediction.logs or "") + event.data + "\n"
-                status.update(prediction)
+                logs.append(event.data + "\n")
+                progress = Progress.parse(event.data) or progress
+                status.update(prediction, progress)
     except Exception:
         if not watchdog.expired.is_set():
             raise  # a stream closed under its reader may end in any error: the watchdog's is expected
     finally:
         stream.close()
+        if logs:
+            prediction.logs = "".join(logs)
         if wrote:
             text.write("\n")
             text.flush()
@@ -472,7 +488,7 @@ def _demo(out: TextIO, err: TextIO) -> int:
         prediction = client.predictions.create(model="replicate-min/tokens", input={"prompt": prompt})
         say(f"2. Created prediction {prediction.id} over real HTTP; its status is {prediction.status!r}.")
         say("3. Waiting for the model to start (a live status line shows on a terminal):")
-        progress = Progress(err)
+        progress = Status(err)
         for delay in polling(prediction, None, until=lambda p: p.status != "starting"):
             progress.update(prediction)
             time.sleep(delay)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import select
@@ -302,3 +303,61 @@ def test_no_progress_line_when_stderr_is_not_a_terminal(cli_fake: FakeReplicate)
     assert result.stderr == "" and json.loads(result.stdout) == ["a", " b"]
     streamed = cli(cli_fake, "run", "replicate-min/tokens", "-i", "prompt=a b c", "--stream")
     assert (streamed.returncode, streamed.stdout, streamed.stderr) == (0, "a b c\n", "")
+
+
+# -- heavy and odd server text ---------------------------------------------------------------------
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_streamed_logs_are_read_once_not_rescanned_per_event(
+    fake: FakeReplicate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 1500 tqdm log lines: rebuilding the logs and parsing all of them at each event (as the CLI
+    # did, 43 s for 16 MB) reads ~1500 times more text than reading each event's own lines once.
+    from replicate_min import _cli
+    from replicate_min._prediction import Progress
+
+    for name, value in environment(fake).items():
+        monkeypatch.setenv(name, value)
+    fake.add_model("test/many", lambda input: [f"item{i}" for i in range(1500)])
+    parsed: list[int] = []
+    original = Progress.parse.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type, logs: object) -> object:
+        parsed.append(len(logs) if isinstance(logs, str) else 0)
+        return original(cls, logs)
+
+    monkeypatch.setattr(Progress, "parse", classmethod(counting))
+    from replicate_min import Prediction
+
+    assigned: list[int] = []  # the length of every value given to a prediction's logs
+    plain_setattr = Prediction.__setattr__
+
+    def recording(self: Prediction, name: str, value: object) -> None:
+        if name == "logs" and isinstance(value, str):
+            assigned.append(len(value))
+        plain_setattr(self, name, value)
+
+    monkeypatch.setattr(Prediction, "__setattr__", recording)
+    out, err = io.StringIO(), _Terminal()
+    assert _cli.main(["run", "test/many", "--stream"], out, err) == 0
+    streamed = sum(len(line) for line in fake.predictions_created[-1].logs.splitlines(keepends=True))
+    assert streamed > 50_000 and sum(parsed) <= 4 * streamed, (sum(parsed), streamed)
+    assert sum(assigned) <= 4 * streamed, (sum(assigned), streamed)  # not rebuilt at every event
+
+
+def test_lone_surrogates_from_the_server_are_escaped_not_fatal(cli_fake: FakeReplicate) -> None:
+    cli_fake.add_model("test/surrogate", lambda input: "a\ud800b")
+    result = cli(cli_fake, "run", "test/surrogate")
+    assert (result.returncode, result.stdout) == (0, "a\\ud800b\n"), result.stderr
+    created = cli(cli_fake, "run", "test/surrogate", "--no-wait")
+    assert created.returncode == 0, created.stderr
+    prediction_id = created.stdout.strip()
+    # JSON can carry one ("\\ud800"); an event stream is UTF-8 and cannot.
+    result = cli(cli_fake, "predictions", "get", prediction_id)
+    assert result.returncode == 0 and "unexpected" not in result.stderr, result.stderr
+    assert "\\ud800" in result.stdout, result.stdout
