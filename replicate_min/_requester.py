@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import sys
-import time
 from _thread import allocate_lock  # threading's Lock, without importing threading
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple, TypeVar, Union
@@ -663,8 +662,3 @@ def reset_default_requester() -> None:
         requester, _default = _default, None
     if requester is not None:
         requester.close()
-
-
-def deadline_after(timeout: Optional[float]) -> Optional[float]:
-    """The ``time.monotonic()`` value ``timeout`` seconds from now, or None for no limit."""
-    return None if timeout is None else time.monotonic() + timeout

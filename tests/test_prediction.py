@@ -308,3 +308,12 @@ def test_a_wait_timeout_always_carries_the_prediction(client: Client) -> None:
     assert isinstance(info.value.prediction, Prediction) and info.value.prediction.id == prediction.id
     hints = typing.get_type_hints(WaitTimeoutError.__init__)
     assert hints["prediction"] is Prediction  # not Optional
+
+
+def test_every_prediction_field_has_a_declared_json_type() -> None:
+    import dataclasses
+
+    from replicate_min import _prediction
+
+    names = {item.name for item in dataclasses.fields(Prediction)}
+    assert names == set(_prediction._FIELD_TYPES) | set(_prediction._UNCHECKED_FIELDS)
