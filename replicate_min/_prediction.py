@@ -100,6 +100,22 @@ _STATUSES = {status.value: status for status in Status}
 _PROGRESS = r"^\s*(?P<percentage>\d+)%\s*\|.+?\|\s*(?P<current>\d+)\/(?P<total>\d+)"
 
 
+def _is_id(text: str) -> bool:
+    """A server-sent id that can name one URL path segment as itself: printable ASCII,
+    no ``/``, ``\\``, ``?``, ``#``, ``%`` or space, and not ``.`` or ``..``."""
+    if len(text) > 256:
+        return False
+    if text.isalnum() and text.isascii():  # the usual case
+        return True
+    return (
+        text != ""
+        and text.isascii()
+        and text.isprintable()
+        and not any(c in text for c in "/\\?#% ")
+        and text not in (".", "..")
+    )
+
+
 def is_terminal(status: str) -> bool:
     """True for succeeded, failed, canceled and aborted; an unknown status is not terminal."""
     return status in TERMINAL_STATUSES
@@ -207,6 +223,12 @@ class Prediction:
                 f"prediction field 'webhook_events_filter' must be a list of strings, got {excerpt(events)}",
                 field="webhook_events_filter",
                 value=events,
+            )
+        if not _is_id(self.id):
+            raise ValidationError(
+                f"prediction field 'id' must be an ASCII id with no '/', got {excerpt(self.id)}",
+                field="id",
+                value=self.id,
             )
         status = _STATUSES.get(self.status)
         if status is not None:
