@@ -273,3 +273,12 @@ def test_settings_that_shape_the_pool_are_read_only_once_it_exists(client: Clien
         client.requester.update(max_concurrency=2)
     with pytest.raises(ValueError):
         client.poll_interval = -1  # validated as at construction
+
+
+@pytest.mark.parametrize(
+    "url", ["https://user:s3cret-pw@api.replicate.com", "https://s3cret-pw@h/v1", "http://u:s3cret-pw@[::1?q"]
+)
+def test_userinfo_in_base_url_is_refused_without_showing_the_password(url: str) -> None:
+    with pytest.raises(ValueError, match="user name or password") as caught:
+        Client(api_token="r8_x", base_url=url)
+    assert "s3cret-pw" not in str(caught.value)
