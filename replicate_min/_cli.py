@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Sequence, TextIO, cast
 
 from ._client import Client
-from ._create import parse_ref
+from ._create import fit_hold, parse_ref
 from ._exceptions import ModelError, PredictionCanceledError, ReplicateError, ReplicateException, WaitTimeoutError
 from ._prediction import Prediction, Progress, polling
 from ._run import output_of
@@ -69,7 +69,7 @@ class CLIError(Exception):
         self.code = code
 
 
-class Status:
+class StatusLine:
     """The live status line: on stderr only when stderr is a terminal, and never over output.
 
     ``hide()`` erases it for good (used once text starts streaming); ``done()`` erases it.
@@ -116,7 +116,7 @@ def _isatty(stream: TextIO) -> bool:
         return False
 
 
-class Watchdog:
+class TimeoutGuard:
     """Enforces ``--timeout`` whatever the server does: on expiry it closes the open stream.
 
     ``EventStream.close()`` is safe from any thread, so a stream that hangs with nothing
@@ -293,7 +293,7 @@ def _timeout_error(prediction: Prediction, seconds: Optional[float], prog: str) 
     )
 
 
-def _stream(prediction: Prediction, watchdog: Watchdog, status: Status, text: TextIO) -> bool:
+def _stream(prediction: Prediction, watchdog: TimeoutGuard, status: StatusLine, text: TextIO) -> bool:
     """Copies the output events' text to ``text``; the status line gives way to it. True if it wrote."""
     stream = prediction.stream()
     watchdog.watch(stream)
@@ -345,12 +345,10 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO,
             _usage_error(parser, str(exc))
     inputs = _inputs(args.input, parser)
     client = _config()
-    status = Status(err)
+    status = StatusLine(err)
     prediction: Optional[Prediction] = None
-    watchdog = Watchdog(args.timeout)
-    hold = args.wait
-    if hold is not None and args.timeout is not None:
-        hold = min(hold, int(args.timeout)) or None  # the hold fits inside the deadline
+    watchdog = TimeoutGuard(args.timeout)
+    hold = fit_hold(args.wait, args.timeout)  # the hold fits inside the deadline
     try:
         try:
             prediction = client.predictions.create(input=inputs, wait=hold, **target)
@@ -488,7 +486,7 @@ def _demo(out: TextIO, err: TextIO) -> int:
         prediction = client.predictions.create(model="replicate-min/tokens", input={"prompt": prompt})
         say(f"2. Created prediction {prediction.id} over real HTTP; its status is {prediction.status!r}.")
         say("3. Waiting for the model to start (a live status line shows on a terminal):")
-        progress = Status(err)
+        progress = StatusLine(err)
         for delay in polling(prediction, None, until=lambda p: p.status != "starting"):
             progress.update(prediction)
             time.sleep(delay)
@@ -541,7 +539,7 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _hold(text: str) -> int:
+def _hold_seconds(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -635,7 +633,9 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     )
     run.add_argument("--no-wait", action="store_true", help="create the prediction, print its id and exit")
     run.add_argument("--output-dir", metavar="DIR", help="save file outputs (URLs, data: URLs) into DIR")
-    run.add_argument("--wait", type=_hold, metavar="N", help="hold the create request up to N seconds (1 to 60)")
+    run.add_argument(
+        "--wait", type=_hold_seconds, metavar="N", help="hold the create request up to N seconds (1 to 60)"
+    )
     run.add_argument(
         "--timeout",
         type=_seconds,

@@ -309,6 +309,8 @@ class Client:
         webhook_events_filter: Optional[Iterable[str]] = None,
         cancel_after: Union[str, int, float, None] = None,
         file_encoding_strategy: Optional[str] = None,
+        stream: Optional[bool] = None,
+        **params: object,
     ) -> Any:
         """Runs a model and returns its output once the prediction has finished.
 
@@ -327,17 +329,26 @@ class Client:
                 the URL whose ``read()`` returns the file. ``False``: plain strings.
             webhook, webhook_completed, webhook_events_filter, cancel_after,
                 file_encoding_strategy: as for ``predictions.create``.
+            stream: sent as ``"stream": true`` (the official client's ``run(stream=True)``);
+                the output is still returned whole. Use ``stream()`` for the events.
+            **params: what the official client's ``run()`` also takes and passes on to
+                its create, where the API drops it (``api_token=`` among them): accepted,
+                not sent, and each named in a ``UserWarning``. Typed ``object``, not a
+                keyword list, because the official client accepts any keyword here;
+                ``predictions.create`` stays strict.
 
         Raises:
             ModelError: the prediction failed. PredictionCanceledError: it was canceled or
             aborted. WaitTimeoutError, APITimeoutError: ``timeout`` passed.
         """
+        warn_ignored("run", params)
         deadline = deadline_for(timeout)
         request = CreateRequest.for_ref(
             ref,
             input,
             wait=wait,
             timeout=timeout,
+            stream=stream,
             webhook=webhook,
             webhook_completed=webhook_completed,
             webhook_events_filter=webhook_events_filter,
@@ -359,16 +370,20 @@ class Client:
         webhook_events_filter: Optional[Iterable[str]] = None,
         cancel_after: Union[str, int, float, None] = None,
         file_encoding_strategy: Optional[str] = None,
+        stream: Optional[bool] = None,
+        **params: object,
     ) -> Any:
         """Async ``run``: the create on a worker thread, then polls that sleep on the event loop."""
         from ._run import async_run
 
+        warn_ignored("run", params)
         deadline = deadline_for(timeout)
         request = CreateRequest.for_ref(
             ref,
             input,
             wait=wait,
             timeout=timeout,
+            stream=stream,
             webhook=webhook,
             webhook_completed=webhook_completed,
             webhook_events_filter=webhook_events_filter,
@@ -388,8 +403,14 @@ class Client:
         webhook_events_filter: Optional[Iterable[str]] = None,
         cancel_after: Union[str, int, float, None] = None,
         file_encoding_strategy: Optional[str] = None,
+        **params: object,
     ) -> EventStream:
-        """Creates a prediction (with ``"stream": true``) and streams its events; ends after ``done``."""
+        """Creates a prediction (with ``"stream": true``) and streams its events; ends after ``done``.
+
+        ``**params``: the official client's other keywords (``api_token=``, ``stream=``),
+        accepted, not sent, and each named in a ``UserWarning``; see ``run``.
+        """
+        warn_ignored("stream", params)
         request = CreateRequest.for_ref(
             ref,
             input,
@@ -414,8 +435,10 @@ class Client:
         webhook_events_filter: Optional[Iterable[str]] = None,
         cancel_after: Union[str, int, float, None] = None,
         file_encoding_strategy: Optional[str] = None,
+        **params: object,
     ) -> AsyncEventStream:
         """Async ``stream``: ``async for event in client.async_stream(...)`` (``await`` it first, if you like)."""
+        warn_ignored("stream", params)
         return AsyncEventStream(
             self.requester,
             lambda: self.stream(
@@ -429,6 +452,30 @@ class Client:
                 file_encoding_strategy=file_encoding_strategy,
             ),
         )
+
+
+def warn_ignored(where: str, params: Dict[str, object], stacklevel: int = 3) -> None:
+    """One ``UserWarning`` for each keyword of the official client's that ``where()`` accepts and ignores."""
+    if not params:
+        return
+    import warnings
+
+    for name in params:
+        if name == "api_token":
+            message = (
+                f"{where}(api_token=...) is ignored: the client's own token is used; "
+                f"to use another token, call Client(api_token=...).{where}(...)"
+            )
+        else:
+            message = f"{where}() ignores the keyword {name!r}: it is not sent (the official client drops it too)"
+        warnings.warn(message, UserWarning, stacklevel=stacklevel)
+
+
+def _arguments(where: str, arguments: Dict[str, Any]) -> Dict[str, Any]:
+    """A module-level function's ``locals()`` as keywords for the client's method; its
+    ``**params`` are warned about here, so the warning names the caller's line."""
+    warn_ignored(where, arguments.pop("params"), stacklevel=4)
+    return arguments
 
 
 _default: Optional[Client] = None
@@ -495,9 +542,11 @@ def run(
     webhook_events_filter: Optional[Iterable[str]] = None,
     cancel_after: Union[str, int, float, None] = None,
     file_encoding_strategy: Optional[str] = None,
+    stream: Optional[bool] = None,
+    **params: object,
 ) -> Any:
     """``default_client.run(...)``: runs a model and returns its output. See ``Client.run``."""
-    return get_default_client().run(**locals())
+    return get_default_client().run(**_arguments("run", locals()))
 
 
 async def async_run(
@@ -512,9 +561,11 @@ async def async_run(
     webhook_events_filter: Optional[Iterable[str]] = None,
     cancel_after: Union[str, int, float, None] = None,
     file_encoding_strategy: Optional[str] = None,
+    stream: Optional[bool] = None,
+    **params: object,
 ) -> Any:
     """``default_client.async_run(...)``. See ``Client.run``."""
-    return await get_default_client().async_run(**locals())
+    return await get_default_client().async_run(**_arguments("run", locals()))
 
 
 def stream(
@@ -527,9 +578,10 @@ def stream(
     webhook_events_filter: Optional[Iterable[str]] = None,
     cancel_after: Union[str, int, float, None] = None,
     file_encoding_strategy: Optional[str] = None,
+    **params: object,
 ) -> EventStream:
     """``default_client.stream(...)``: creates a prediction and yields its events."""
-    return get_default_client().stream(**locals())
+    return get_default_client().stream(**_arguments("stream", locals()))
 
 
 def async_stream(
@@ -542,6 +594,7 @@ def async_stream(
     webhook_events_filter: Optional[Iterable[str]] = None,
     cancel_after: Union[str, int, float, None] = None,
     file_encoding_strategy: Optional[str] = None,
+    **params: object,
 ) -> AsyncEventStream:
     """``default_client.async_stream(...)``: ``async for event in replicate_min.async_stream(...)``."""
-    return get_default_client().async_stream(**locals())
+    return get_default_client().async_stream(**_arguments("stream", locals()))

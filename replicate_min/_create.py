@@ -113,10 +113,10 @@ def _webhook_url(name: str, url: Any) -> str:
         raise ValueError(f"{name} must be an http(s) URL, got {excerpt(url)}")
     try:
         parts = urlsplit(url)
-        host = parts.hostname or ""
         parts.port  # noqa: B018  # a bad port raises ValueError here
     except ValueError:
         raise ValueError(f"{name} must be an http(s) URL with a host, got {excerpt(url)}") from None
+    host = parts.hostname or ""
     if parts.scheme not in ("https", "http") or not url.isprintable() or "%" in parts.netloc or not valid_host(host):
         raise ValueError(f"{name} must be an http(s) URL with a host, got {excerpt(url)}")
     return url

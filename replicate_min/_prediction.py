@@ -62,6 +62,7 @@ __all__ = [
     "Status",
     "check_outcome",
     "create_prediction",
+    "deadline_for",
     "polling",
 ]
 
@@ -97,6 +98,22 @@ _STATUSES = {status.value: status for status in Status}
 
 # The official client's tqdm pattern (re caches the compiled form).
 _PROGRESS = r"^\s*(?P<percentage>\d+)%\s*\|.+?\|\s*(?P<current>\d+)\/(?P<total>\d+)"
+
+
+def _is_id(text: str) -> bool:
+    """A server-sent id that can name one URL path segment as itself: printable ASCII,
+    no ``/``, ``\\``, ``?``, ``#``, ``%`` or space, and not ``.`` or ``..``."""
+    if len(text) > 256:
+        return False
+    if text.isalnum() and text.isascii():  # the usual case
+        return True
+    return (
+        text != ""
+        and text.isascii()
+        and text.isprintable()
+        and not any(c in text for c in "/\\?#% ")
+        and text not in (".", "..")
+    )
 
 
 def is_terminal(status: str) -> bool:
@@ -206,6 +223,12 @@ class Prediction:
                 f"prediction field 'webhook_events_filter' must be a list of strings, got {excerpt(events)}",
                 field="webhook_events_filter",
                 value=events,
+            )
+        if not _is_id(self.id):
+            raise ValidationError(
+                f"prediction field 'id' must be an ASCII id with no '/', got {excerpt(self.id)}",
+                field="id",
+                value=self.id,
             )
         status = _STATUSES.get(self.status)
         if status is not None:
@@ -367,7 +390,7 @@ class Prediction:
         Raises:
             WaitTimeoutError: ``timeout`` passed first (the prediction keeps running).
         """
-        deadline = _deadline(timeout)
+        deadline = deadline_for(timeout)
         for delay in polling(self, deadline):
             time.sleep(delay)
             _within(deadline, self, self._reload, deadline)
@@ -376,7 +399,7 @@ class Prediction:
         """Async ``wait``: sleeps on the event loop between reloads, holding no thread."""
         import asyncio
 
-        deadline = _deadline(timeout)
+        deadline = deadline_for(timeout)
         for delay in polling(self, deadline):
             await asyncio.sleep(delay)
             await self.requester.run_async(_within, deadline, self, self._reload, deadline)
@@ -521,22 +544,30 @@ class Prediction:
         check_outcome(self)
 
 
-# Each field and the JSON type it holds, derived from the declarations above: declared once.
-_ANNOTATION_TYPES: Dict[str, Optional[type]] = {
-    "str": str,
-    "Optional[str]": str,
-    "Optional[bool]": bool,
-    "Optional[Dict[str, Any]]": dict,
-    "Optional[Dict[str, str]]": dict,
-    "Optional[List[str]]": list,
-    "Any": None,
-    "Dict[str, Any]": None,  # extra
-}
+#: The JSON type of each checked field (``output`` and ``extra`` hold anything). A new field
+#: is added here too; tests/test_prediction.py checks that every field is named.
 _FIELD_TYPES: Dict[str, type] = {
-    item.name: kind
-    for item in fields(Prediction)
-    if (kind := _ANNOTATION_TYPES[str(item.type)]) is not None  # a new annotation must be added above
+    "id": str,
+    "status": str,
+    "model": str,
+    "version": str,
+    "input": dict,
+    "logs": str,
+    "error": str,
+    "metrics": dict,
+    "created_at": str,
+    "started_at": str,
+    "completed_at": str,
+    "urls": dict,
+    "data_removed": bool,
+    "deadline": str,
+    "deployment": str,
+    "source": str,
+    "webhook": str,
+    "webhook_events_filter": list,
+    "webhook_completed": str,
 }
+_UNCHECKED_FIELDS = ("output", "extra")
 _JSON_NAMES = {str: "a string", dict: "an object", bool: "a boolean", list: "a list"}
 _REQUIRED = ("id", "status")
 _FIELDS = tuple(item.name for item in fields(Prediction) if item.name != "extra")
@@ -622,7 +653,8 @@ def _new_items(output: Any, count: int, done: bool) -> Tuple[List[Any], int]:
     return [], count
 
 
-def _deadline(timeout: Optional[float]) -> Optional[float]:
+def deadline_for(timeout: Optional[float]) -> Optional[float]:
+    """The ``time.monotonic()`` value ``timeout`` seconds from now, or None; checks ``timeout``."""
     seconds = check_seconds("timeout", timeout, allow_none=True)
     return None if seconds is None else time.monotonic() + seconds
 

@@ -180,6 +180,12 @@ def normalize_base_url(value: Any, *, allow_http: bool) -> str:
     from urllib.parse import urlsplit
 
     url = value.strip().rstrip("/")
+    authority = url.partition("://")[2].partition("/")[0].partition("?")[0].partition("#")[0]
+    if "@" in authority:  # said before anything that shows the URL: the password is never echoed
+        raise ValueError(
+            "base_url must not contain a user name or password (user:password@host); "
+            "pass the API token as api_token= and a proxy's credentials in proxy="
+        )
     if url.endswith("/v1"):
         url = url[:-3]
     problem = url_problem(url)

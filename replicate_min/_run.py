@@ -6,16 +6,10 @@ import time
 from typing import Any, Optional
 
 from ._create import CreateRequest, parse_ref
-from ._prediction import Prediction, check_outcome, create_prediction
-from ._requester import Requester, check_seconds
+from ._prediction import Prediction, check_outcome, create_prediction, deadline_for
+from ._requester import Requester
 
 __all__ = ["async_run", "deadline_for", "output_of", "parse_ref", "run"]
-
-
-def deadline_for(timeout: Optional[float]) -> Optional[float]:
-    """The ``time.monotonic()`` value ``timeout`` seconds from now, or None; checks ``timeout``."""
-    seconds = check_seconds("timeout", timeout, allow_none=True)
-    return None if seconds is None else time.monotonic() + seconds
 
 
 def output_of(prediction: Prediction, use_file_output: Optional[bool] = False) -> Any:

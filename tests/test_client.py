@@ -339,3 +339,12 @@ def test_a_file_output_pickles_as_a_file_output_that_reads_where_it_lands(
     reset_default_client()
     assert copy.read() == first.read()  # through the default client
     assert copy.bind(client).read() == first.read()  # or a client bound to it
+
+
+@pytest.mark.parametrize(
+    "url", ["https://user:s3cret-pw@api.replicate.com", "https://s3cret-pw@h/v1", "http://u:s3cret-pw@[::1?q"]
+)
+def test_userinfo_in_base_url_is_refused_without_showing_the_password(url: str) -> None:
+    with pytest.raises(ValueError, match="user name or password") as caught:
+        Client(api_token="r8_x", base_url=url)
+    assert "s3cret-pw" not in str(caught.value)

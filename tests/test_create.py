@@ -34,7 +34,7 @@ SHARED = {
     "file_encoding_strategy": "url",
 }
 CREATE_OPTIONS = {**SHARED, "stream": True, "wait": 5}
-RUN_OPTIONS = {**SHARED, "wait": 5}
+RUN_OPTIONS = {**SHARED, "wait": 5, "stream": True}  # run(stream=True): sent, as the official client does
 STREAM_OPTIONS = dict(SHARED)
 
 # -- the same names everywhere ----------------------------------------------------------
@@ -179,10 +179,10 @@ ENTRY_POINTS: Dict[str, Tuple[Callable[[Client, Dict[str, Any]], Any], Dict[str,
         CREATE_OPTIONS,
         True,
     ),
-    "Client.run": (_sync(lambda c: lambda **o: c.run(ECHO, **o)), RUN_OPTIONS, False),
-    "run": (_sync(lambda c: lambda **o: replicate_min.run(ECHO, **o)), RUN_OPTIONS, False),
-    "Client.async_run": (_async(lambda c: lambda **o: c.async_run(ECHO, **o)), RUN_OPTIONS, False),
-    "async_run": (_async(lambda c: lambda **o: replicate_min.async_run(ECHO, **o)), RUN_OPTIONS, False),
+    "Client.run": (_sync(lambda c: lambda **o: c.run(ECHO, **o)), RUN_OPTIONS, True),
+    "run": (_sync(lambda c: lambda **o: replicate_min.run(ECHO, **o)), RUN_OPTIONS, True),
+    "Client.async_run": (_async(lambda c: lambda **o: c.async_run(ECHO, **o)), RUN_OPTIONS, True),
+    "async_run": (_async(lambda c: lambda **o: replicate_min.async_run(ECHO, **o)), RUN_OPTIONS, True),
     "Client.stream": (lambda c, o: _drain(c.stream(ECHO, input={"file": b"x"}, **o)), STREAM_OPTIONS, True),
     "stream": (lambda c, o: _drain(replicate_min.stream(ECHO, input={"file": b"x"}, **o)), STREAM_OPTIONS, True),
     "Client.async_stream": (_adrain(lambda c: c.async_stream), STREAM_OPTIONS, True),
@@ -274,3 +274,51 @@ def test_webhook_without_a_host_is_refused_before_sending(client: Client, fake: 
 def test_the_hold_fits_inside_the_timeout(wait: Any, timeout: Any, hold: Any) -> None:
     assert fit_hold(wait, timeout) == hold
     assert CreateRequest.for_ref("o/n", None, wait=wait, timeout=timeout).wait == hold
+
+
+# -- the official client's extra run()/stream() keywords -----------------------------------
+
+OFFICIAL_EXTRAS: Dict[str, Callable[..., Any]] = {
+    "Client.run": lambda c, **o: c.run(ECHO, input={"prompt": "a"}, **o),
+    "run": lambda c, **o: replicate_min.run(ECHO, input={"prompt": "a"}, **o),
+    "Client.async_run": lambda c, **o: asyncio.run(c.async_run(ECHO, input={"prompt": "a"}, **o)),
+    "async_run": lambda c, **o: asyncio.run(replicate_min.async_run(ECHO, input={"prompt": "a"}, **o)),
+    "Client.stream": lambda c, **o: _drain(c.stream(ECHO, input={"prompt": "a"}, **o)),
+    "stream": lambda c, **o: _drain(replicate_min.stream(ECHO, input={"prompt": "a"}, **o)),
+    "Client.async_stream": lambda c, **o: asyncio.run(_aiterate(c.async_stream(ECHO, input={"prompt": "a"}, **o))),
+    "async_stream": lambda c, **o: asyncio.run(_aiterate(replicate_min.async_stream(ECHO, input={"prompt": "a"}, **o))),
+}
+
+
+async def _aiterate(stream: Any) -> None:
+    async for _ in stream:
+        pass
+
+
+@pytest.mark.parametrize("name", list(OFFICIAL_EXTRAS))
+def test_the_official_clients_extra_keywords_are_accepted_and_each_named_in_a_warning(
+    name: str, env: Client, fake: FakeReplicate
+) -> None:
+    with pytest.warns(UserWarning) as caught:
+        OFFICIAL_EXTRAS[name](env, api_token="r8_someone_else", temperature=0.5)
+    messages = [str(item.message) for item in caught if issubclass(item.category, UserWarning)]
+    assert len(messages) == 2, messages
+    token, other = messages
+    assert "api_token" in token and "Client(api_token=...)" in token and "r8_someone_else" not in token
+    assert "'temperature'" in other and "not sent" in other
+    (create,) = [r for r in fake.requests if r.method == "POST" and r.path.endswith("/predictions")]
+    assert create.headers["authorization"] == f"Bearer {fake.token}"  # the client's token, not the keyword's
+    assert set(create.json()) <= {"input", "stream"} and create.json()["input"] == {"prompt": "a"}
+
+
+def test_predictions_create_stays_strict(env: Client) -> None:
+    with pytest.raises(TypeError, match="api_token"):
+        env.predictions.create(model=ECHO, api_token="x")  # type: ignore[call-arg]
+
+
+def test_the_catch_all_keeps_type_hints_resolvable() -> None:
+    import typing
+
+    for function in (Client.run, Client.stream, replicate_min.run, replicate_min.async_stream):
+        hints = typing.get_type_hints(function)
+        assert hints["params"] is object

@@ -146,7 +146,9 @@ def test_get_type_hints_works_on_every_public_name() -> None:
 
 def test_module_level_functions_have_real_signatures() -> None:
     for function in (replicate_min.run, replicate_min.stream, replicate_min.async_run, replicate_min.async_stream):
-        kinds = {parameter.kind for parameter in inspect.signature(function).parameters.values()}
-        assert inspect.Parameter.VAR_KEYWORD not in kinds, function
+        catch_all = [p for p in inspect.signature(function).parameters.values() if p.kind is p.VAR_KEYWORD]
+        # only the official client's extra keywords (issue 20.2), typed object and named params
+        assert [(p.name, p.annotation) for p in catch_all] == [("params", "object")], function
+        assert {"input", "webhook", "file_encoding_strategy"} <= set(inspect.signature(function).parameters)
     create = inspect.signature(replicate_min.Predictions.async_create).parameters
     assert inspect.Parameter.VAR_KEYWORD not in {parameter.kind for parameter in create.values()}

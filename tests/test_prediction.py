@@ -307,3 +307,44 @@ def test_a_wait_timeout_always_carries_the_prediction(client: Client) -> None:
     assert isinstance(info.value.prediction, Prediction) and info.value.prediction.id == prediction.id
     hints = typing.get_type_hints(WaitTimeoutError.__init__)
     assert hints["prediction"] is Prediction  # not Optional
+
+
+def test_every_prediction_field_has_a_declared_json_type() -> None:
+    import dataclasses
+
+    from replicate_min import _prediction
+
+    names = {item.name for item in dataclasses.fields(Prediction)}
+    assert names == set(_prediction._FIELD_TYPES) | set(_prediction._UNCHECKED_FIELDS)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "\ud800",
+        "..",
+        ".",
+        "",
+        "a/b",
+        "../x",
+        "é1",
+        "a b",
+        "a%2f",
+        "a?b",
+        "a#b",
+        "x" * 257,
+        "p\nWARNING:forged",
+        "p3\x1b[2J",
+    ],
+)
+def test_a_server_sent_id_that_cannot_name_a_path_segment_is_a_validation_error(bad: str) -> None:
+    from replicate_min import ValidationError
+
+    with pytest.raises(ValidationError, match="'id'") as caught:
+        Prediction.from_json({"id": bad, "status": "starting"})
+    assert caught.value.field == "id"
+
+
+@pytest.mark.parametrize("good", ["ufawqhfynnddngldkgtslldrkq", "p-1_a.b", "ID42"])
+def test_ordinary_ids_pass(good: str) -> None:
+    assert Prediction.from_json({"id": good, "status": "starting"}).id == good

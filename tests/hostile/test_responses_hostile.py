@@ -469,9 +469,9 @@ def test_redirected_create_is_an_error_and_not_followed(raw: RawFactory, status:
 @pytest.mark.parametrize(
     "fields",
     [
-        {"id": "p\nWARNING:replicate_min:forged line", "status": "weird-1"},
+        {"id": "p1", "status": "weird-1\nWARNING:replicate_min:forged line"},  # an id like that is refused (G9)
         {"id": "p2", "status": "weird\r\nWARNING:replicate_min:forged line"},
-        {"id": "p3\x1b[2J", "status": "weird-\x1b]0;title\x07"},
+        {"id": "p3", "status": "weird-\x1b]0;title\x07"},
     ],
 )
 def test_server_text_in_log_records_has_no_raw_line_breaks(

@@ -191,3 +191,18 @@ def test_the_pagination_module(replicate: ModuleType) -> None:
     pagination = importlib.import_module(f"{replicate.__name__}.pagination")
     assert pagination.paginate is replicate.paginate and pagination.async_paginate is replicate.async_paginate
     assert pagination.Page.__name__ == "Page"
+
+
+@CLIENTS
+def test_run_with_the_official_extra_keywords(replicate: ModuleType, fake: FakeReplicate) -> None:
+    # a16z-infra's llama2-chatbot: replicate.run(model, input=..., api_token=...), and run(..., stream=True)
+    import warnings
+
+    client = replicate.Client(api_token=fake.token, base_url=fake.base_url)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # replicate_min names each ignored keyword; official is silent
+        output = client.run("replicate-min/echo", input={"prompt": "a b"}, api_token="r8_someone_else", stream=True)
+    assert output == "a b"  # replicate-min/echo outputs the prompt
+    (create,) = [r for r in fake.requests if r.method == "POST" and r.path.endswith("/predictions")]
+    assert create.headers["authorization"] == f"Bearer {fake.token}"  # the client's token; the keyword is dropped
+    assert create.json() == {"input": {"prompt": "a b"}, "stream": True}
