@@ -397,11 +397,33 @@ class FileOutput(str):
 
 
 def transform_output(value: Any, requester: Requester) -> Any:
-    """``value`` with every ``https:`` or ``data:`` URL string (nested too) as a ``FileOutput``."""
-    if isinstance(value, dict):
-        return {key: transform_output(item, requester) for key, item in value.items()}
-    if isinstance(value, list):
-        return [transform_output(item, requester) for item in value]
-    if isinstance(value, str) and value.startswith(FILE_URL_PREFIXES):
-        return FileOutput(value, requester)
-    return value
+    """``value`` with every ``https:`` or ``data:`` URL string (nested too) as a ``FileOutput``.
+
+    Walked with a stack of its own, not by recursion: an output nested as deep as the JSON
+    decoder allows (a server's choice) never raises ``RecursionError``.
+    """
+
+    def leaf(item: Any) -> Any:
+        if isinstance(item, str) and item.startswith(FILE_URL_PREFIXES):
+            return FileOutput(item, requester)
+        return item
+
+    if not isinstance(value, (dict, list)):
+        return leaf(value)
+    root: Any = {} if isinstance(value, dict) else []
+    stack = [(value, root)]
+    while stack:
+        source, target = stack.pop()
+        items = source.items() if isinstance(source, dict) else enumerate(source)
+        for key, item in items:
+            if isinstance(item, (dict, list)):
+                copy: Any = {} if isinstance(item, dict) else []
+                stack.append((item, copy))
+                item = copy
+            else:
+                item = leaf(item)
+            if isinstance(target, dict):
+                target[key] = item
+            else:
+                target.append(item)
+    return root

@@ -97,7 +97,8 @@ TERMINAL_STATUSES = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELED,
 _STATUSES = {status.value: status for status in Status}
 
 # The official client's tqdm pattern (re caches the compiled form).
-_PROGRESS = r"^\s*(?P<percentage>\d+)%\s*\|.+?\|\s*(?P<current>\d+)\/(?P<total>\d+)"
+# At most 15 digits each: a server's huge numbers are no progress, never an OverflowError.
+_PROGRESS = r"^\s*(?P<percentage>\d{1,15})%\s*\|.+?\|\s*(?P<current>\d{1,15})\/(?P<total>\d{1,15})(?!\d)"
 
 
 def _is_id(text: str) -> bool:

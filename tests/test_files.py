@@ -7,11 +7,12 @@ import base64
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from replicate_min import Client, ReplicateError
-from replicate_min._files import DATA_URL_LIMIT, decode_data_url, multipart
+from replicate_min._files import DATA_URL_LIMIT, FileOutput, decode_data_url, multipart
 from replicate_min.testing import FakeReplicate
 
 
@@ -136,3 +137,16 @@ def test_download_fetches_with_the_token_only_at_home(client: Client, fake: Fake
         client.download(fake.base_url + "/v1/files/missing/download")
     assert info.value.status == 404
     assert asyncio.run(client.async_download("data:,x")) == b"x"
+
+
+def test_an_output_nested_as_deep_as_json_allows_never_raises_recursion_error(
+    client: Client, fake: FakeReplicate
+) -> None:
+    deep: Any = "data:,bottom"
+    for _ in range(600):
+        deep = [deep]
+    fake.add_model("test/deep", lambda input: deep)
+    output = client.run("test/deep", {})
+    for _ in range(600):
+        output = output[0]
+    assert isinstance(output, FileOutput) and output.read() == b"bottom"

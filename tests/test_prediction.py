@@ -348,3 +348,16 @@ def test_a_server_sent_id_that_cannot_name_a_path_segment_is_a_validation_error(
 @pytest.mark.parametrize("good", ["ufawqhfynnddngldkgtslldrkq", "p-1_a.b", "ID42"])
 def test_ordinary_ids_pass(good: str) -> None:
     assert Prediction.from_json({"id": good, "status": "starting"}).id == good
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        " 50%|##| " + "9" * 400 + "/" + "9" * 400,  # OverflowError / int digit limit before
+        "9" * 5000 + "%|##| 1/2",
+        " 50%|##| 1/" + "9" * 16,
+    ],
+)
+def test_a_tqdm_line_with_huge_numbers_is_no_progress(line: str) -> None:
+    assert Prediction(id="p", status="processing", logs=line).progress is None
+    assert Prediction(id="p", status="processing", logs=" 10%|#| 1/10\n" + line).progress == Progress(0.1, 1, 10)
