@@ -565,7 +565,8 @@ def _prog() -> str:
     if name.lower().endswith(".exe"):
         name = name[:-4]
     if not name or name in ("__main__.py", "-m", "-c") or name.endswith(".py"):
-        return "python -m replicate_min"
+        package = __name__.rpartition(".")[0] or "replicate_min"  # a vendored copy's own name
+        return f"python -m {package}"
     return name
 
 

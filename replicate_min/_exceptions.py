@@ -114,6 +114,8 @@ class ReplicateError(ReplicateException):
 
     def _message(self) -> str:
         lines = [f"{key}: {value}" for key, value in self.to_dict().items()]
+        if self.status == 401:
+            lines.append("hint: the API token was refused: check REPLICATE_API_TOKEN (or the api_token= argument)")
         return "ReplicateError Details:\n" + "\n".join(lines)
 
     def __str__(self) -> str:

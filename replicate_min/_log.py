@@ -13,7 +13,9 @@ TYPE_CHECKING = False  # typing costs milliseconds to import: only type checkers
 if TYPE_CHECKING:
     from typing import Any
 
-LOGGER_NAME = "replicate_min"
+#: The package's own name (``replicate_min``, or whatever a vendored copy is called): two copies
+#: in one process log apart.
+LOGGER_NAME = __name__.rpartition(".")[0] or __name__
 
 
 def debug(message: str, *args: Any) -> None:

@@ -156,6 +156,10 @@ def check_token(token: str) -> str:
         character and where, and never contains the token.
     """
     token = token.strip()
+    if len(token) >= 2 and token[0] == token[-1] and token[0] in "\"'":
+        raise ValueError(
+            "the API token is wrapped in quotes (pasted with them?): remove the quotes around it"
+        )  # the token itself is never shown
     if _VISIBLE_ASCII.fullmatch(token) or not token:
         return token
     for position, character in enumerate(token):

@@ -266,3 +266,18 @@ def test_the_private_tree_agrees_with_the_public_one() -> None:
     public = _drawn_tree(exceptions.__doc__ or "")
     drawn = _drawn_tree(private.__doc__ or "")
     assert drawn and all(public[name] == parent for name, parent in drawn.items())
+
+
+def test_a_401_names_the_token_variable(fake: FakeReplicate) -> None:
+    client = Client(api_token="r8_wrong", base_url=fake.base_url)
+    with pytest.raises(ReplicateError) as info:
+        client.predictions.list()
+    assert info.value.status == 401 and "REPLICATE_API_TOKEN" in str(info.value)
+    assert "r8_wrong" not in str(info.value)
+
+
+@pytest.mark.parametrize("token", ['"r8_abcdef"', "'r8_abcdef'"])
+def test_a_token_pasted_with_its_quotes_is_refused_without_showing_it(token: str) -> None:
+    with pytest.raises(ValueError, match="quotes") as info:
+        Client(api_token=token)
+    assert "abcdef" not in str(info.value)

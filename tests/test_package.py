@@ -152,3 +152,15 @@ def test_module_level_functions_have_real_signatures() -> None:
         assert {"input", "webhook", "file_encoding_strategy"} <= set(inspect.signature(function).parameters)
     create = inspect.signature(replicate_min.Predictions.async_create).parameters
     assert inspect.Parameter.VAR_KEYWORD not in {parameter.kind for parameter in create.values()}
+
+
+def test_a_vendored_copy_logs_and_names_itself_by_its_own_name(tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copytree(Path(__file__).parent.parent / "replicate_min", tmp_path / "vendored_rm")
+    code = (
+        "import vendored_rm._log as log, vendored_rm._cli as cli, sys; sys.argv = ['__main__.py'];"
+        "print(log.LOGGER_NAME, cli._prog())"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.stdout.split() == ["vendored_rm", "python", "-m", "vendored_rm"], result.stderr
