@@ -9,9 +9,7 @@ with the Python your serverless function runs, and put the zip on ``sys.path`` (
 
 from __future__ import annotations
 
-import importlib.util
 import io
-import marshal
 import os
 import zipfile
 from pathlib import Path
@@ -20,15 +18,22 @@ from typing import List
 __all__ = ["bundle"]
 
 
-def _pyc(source: bytes, path: str) -> bytes:
+def _pyc(source: Path, name: str) -> bytes:
     """Unchecked hash-based bytecode (PEP 552) of ``source``, as ``py_compile`` writes it."""
-    code = compile(source, path, "exec", dont_inherit=True)
-    flags = 0b01  # hash-based, not checked against the source
-    data = bytearray(importlib.util.MAGIC_NUMBER)
-    data += flags.to_bytes(4, "little")
-    data += importlib.util.source_hash(source)
-    data += marshal.dumps(code)
-    return bytes(data)
+    import py_compile
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        target = os.path.join(folder, "module.pyc")
+        py_compile.compile(
+            str(source),
+            cfile=target,
+            dfile=name,
+            doraise=True,
+            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+        )
+        with open(target, "rb") as file:
+            return file.read()
 
 
 def bundle(out: Path, *, with_testing: bool = True) -> List[str]:
@@ -50,7 +55,7 @@ def bundle(out: Path, *, with_testing: bool = True) -> List[str]:
                 source = path.read_bytes()
                 name = f"{package}/{relative.as_posix()}"
                 archive.writestr(name, source)
-                archive.writestr(name[:-3] + ".pyc", _pyc(source, name))
+                archive.writestr(name[:-3] + ".pyc", _pyc(path, name))
                 names += [name, name[:-3] + ".pyc"]
             elif path.name == "py.typed":
                 archive.writestr(f"{package}/{relative.as_posix()}", b"")

@@ -16,7 +16,7 @@ from types import GeneratorType
 from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Generator, Optional, Tuple, Union
 
 from ._exceptions import ValidationError, excerpt
-from ._requester import Requester, decode_json, default_requester, encode_json
+from ._requester import Cancel, Requester, decode_json, default_requester, encode_json
 from ._urls import FILE_URL_PREFIXES, path_segment
 
 if TYPE_CHECKING:
@@ -349,10 +349,11 @@ class FileOutput(str):
 
         Raises:
             ReplicateError: the server answered with an error status.
+            ValidationError: a ``data:`` URL that is malformed.
             ResponseTooLargeError: the file is larger than ``max_response_size``.
         """
         if self.url.startswith("data:"):
-            return decode_data_url(self.url)
+            return self._decoded()
         response = self._open()
         try:
             return response.read(self._requester.settings.max_response_size)
@@ -360,10 +361,14 @@ class FileOutput(str):
             response.close()
 
     def __iter__(self) -> Generator[bytes, None, None]:  # type: ignore[override]  # bytes, not the URL's characters
+        return self._chunks(None)
+
+    def _chunks(self, cancel: Optional[Cancel]) -> Generator[bytes, None, None]:
+        """The file's bytes as they arrive; ``cancel`` breaks a blocked read from any thread."""
         if self.url.startswith("data:"):
-            yield decode_data_url(self.url)
+            yield self._decoded()
             return
-        response = self._open()
+        response = self._open(cancel)
         try:
             while True:
                 chunk = response.read1()
@@ -377,23 +382,87 @@ class FileOutput(str):
         """Async ``read``, on one of the client's worker threads."""
         return await self._requester.run_async(self.read)
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        chunks = self.__iter__()
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        """``async for chunk in output``: each read runs on a worker thread.
 
-        def next_chunk() -> Optional[bytes]:
-            return next(chunks, None)
+        Cancelling the task (or ``asyncio.wait_for`` running out) raises ``CancelledError``
+        (``TimeoutError``) at once and breaks the download in the worker.
+        """
+        return _AsyncChunks(self)
 
+    def _open(self, cancel: Optional[Cancel] = None) -> StreamResponse:
+        return self._requester.open_get(self.url, headers={"Accept": "*/*"}, cancel=cancel)
+
+    def _decoded(self) -> bytes:
         try:
-            while True:
-                chunk = await self._requester.run_async(next_chunk)
-                if chunk is None:
-                    return
-                yield chunk
-        finally:
-            chunks.close()
+            return decode_data_url(self.url)
+        except ValueError as exc:  # the server's output, not the caller's mistake
+            raise ValidationError(f"output {self.url[:80]!r} is not a valid data URL: {exc}", value=self.url) from None
 
-    def _open(self) -> StreamResponse:
-        return self._requester.open_get(self.url, headers={"Accept": "*/*"})
+
+class _AsyncChunks:
+    """The async iterator of a ``FileOutput``: one step at a time on the client's workers.
+
+    Closing it (cancellation, an error, ``aclose()``, being dropped) never waits: it breaks
+    the connection, and whichever thread holds the sync generator closes it, so it is
+    never closed while it runs ("generator already executing").
+    """
+
+    def __init__(self, output: FileOutput) -> None:
+        import threading
+
+        self._output = output
+        self._cancel = Cancel()
+        self._chunks: Optional[Generator[bytes, None, None]] = None
+        self._stepping = threading.Lock()  # held by the worker inside a step
+        self._closed = False
+
+    def __aiter__(self) -> _AsyncChunks:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._closed:
+            raise StopAsyncIteration
+        try:
+            chunk = await self._output._requester.run_async(self._step)
+        except BaseException:  # an error, or the task was cancelled: the download stops
+            self._close()
+            raise
+        if chunk is None:
+            self._close()
+            raise StopAsyncIteration
+        return chunk
+
+    def _step(self) -> Optional[bytes]:
+        with self._stepping:
+            if self._closed:
+                return None
+            if self._chunks is None:
+                self._chunks = self._output._chunks(self._cancel)
+            chunk = next(self._chunks, None)
+        if self._closed:  # closed while this step ran: the close could not take the generator
+            self._close_chunks()
+        return chunk
+
+    def _close(self) -> None:
+        self._closed = True
+        self._cancel.set()
+        self._close_chunks()
+
+    def _close_chunks(self) -> None:
+        if self._stepping.acquire(blocking=False):  # else the running step closes it when it ends
+            try:
+                if self._chunks is not None:
+                    self._chunks.close()
+            finally:
+                self._stepping.release()
+
+    async def aclose(self) -> None:
+        """Stops the download (it never blocks)."""
+        self._close()
+
+    def __del__(self) -> None:
+        self._close()
 
 
 def transform_output(value: Any, requester: Requester) -> Any:

@@ -126,8 +126,8 @@ def check_outcome(prediction: Prediction) -> None:
     """The one rule for a finished prediction whose output was asked for.
 
     ``failed`` raises ``ModelError``; ``canceled`` and ``aborted`` raise
-    ``PredictionCanceledError``; ``succeeded`` passes. ``run()``, ``output_iterator()``
-    and a stream whose ``done`` event names a reason use it; ``wait()`` only waits.
+    ``PredictionCanceledError``; ``succeeded`` passes. ``run()`` and ``output_iterator()``
+    use it; ``wait()`` and ``stream()`` (which ends after a canceled ``done``) do not.
     """
     if prediction.status == Status.FAILED:
         raise ModelError(prediction)
@@ -443,7 +443,10 @@ class Prediction:
                 streaming), or the stream URL answered with an error status.
             StreamError: the model reported an ``error`` event (``.detail``), or the
                 stream broke beyond repair.
-            PredictionCanceledError: the ``done`` event says the prediction was canceled.
+
+        A prediction canceled (or aborted) while streaming ends the stream cleanly, as
+        in the official client: the ``done`` event (its data names the ``reason``) is
+        yielded, ``status`` is updated, and the iteration stops without raising.
         """
         url = (self.urls or {}).get("stream")
         if not url:
@@ -475,7 +478,7 @@ class Prediction:
         )
 
     def _on_done(self, event: ServerSentEvent) -> None:
-        """A ``done`` event that names a reason (``canceled``, ``aborted``) follows the one rule."""
+        """A ``done`` event that names a reason (``canceled``, ``aborted``) updates the status."""
         if '"reason"' not in event.data:
             return  # the usual "{}"
         try:
@@ -485,7 +488,6 @@ class Prediction:
         reason = payload.get("reason") if isinstance(payload, dict) else None
         if reason in (Status.CANCELED, Status.ABORTED):
             self.status = _STATUSES[str(reason)]
-            check_outcome(self)
 
     def async_stream(
         self,

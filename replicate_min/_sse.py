@@ -67,18 +67,27 @@ class ServerSentEvent:
 
     ``event`` is an ``EventType`` for Replicate's four types (a ``str`` enum, so
     ``e.event == "output"`` holds) and a plain ``str`` for any other name. ``id`` is
-    the last event id seen on the stream ("" if none); ``retry`` is the reconnection
-    delay in milliseconds if this event set one.
+    the last event id seen on the stream ("" if none); ``own_id`` is True if this event
+    had an ``id:`` line of its own (False if it inherited ``id``); ``retry`` is the
+    reconnection delay in milliseconds if this event set one.
     """
 
     EventType = _EventType
-    __slots__ = ("data", "event", "id", "retry")
+    __slots__ = ("data", "event", "id", "own_id", "retry")
 
-    def __init__(self, event: Union[_EventType, str], data: str, id: str = "", retry: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        event: Union[_EventType, str],
+        data: str,
+        id: str = "",
+        retry: Optional[int] = None,
+        own_id: bool = True,
+    ) -> None:
         self.event: Union[_EventType, str] = _EVENT_TYPES.get(event, event)
         self.data = data
         self.id = id
         self.retry = retry
+        self.own_id = own_id
 
     def __str__(self) -> str:
         """The data of an ``output`` event; "" for any other event (as the official client)."""
@@ -134,6 +143,7 @@ class SSEParser:
         self._data_size = 0
         self._event = ""
         self._event_retry: Optional[int] = None
+        self._event_id = False  # whether the event being parsed had an id line
 
     def fresh(self) -> SSEParser:
         """A parser for a new connection to the same stream: the last id and retry carry over."""
@@ -177,7 +187,7 @@ class SSEParser:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         position = 0
         # Inside an event (or a line): line by line until it is dispatched.
-        while self._line or self._data or self._event or self._event_retry is not None:
+        while self._line or self._data or self._event or self._event_retry is not None or self._event_id:
             end = text.find("\n", position)
             if end == -1:
                 return self._keep(text, position, events)
@@ -247,13 +257,18 @@ class SSEParser:
         if not line:
             if self._data:
                 event = ServerSentEvent(
-                    self._event or "message", "\n".join(self._data), self.last_event_id, self._event_retry
+                    self._event or "message",
+                    "\n".join(self._data),
+                    self.last_event_id,
+                    self._event_retry,
+                    self._event_id,
                 )
                 events.append(event)
             self._data = []
             self._data_size = 0
             self._event = ""
             self._event_retry = None
+            self._event_id = False
             return
         if line[0] == ":":
             return
@@ -272,6 +287,7 @@ class SSEParser:
         elif name == "id":
             if "\0" not in value:
                 self.last_event_id = value
+                self._event_id = True
         elif name == "retry":
             if value.isascii() and value.isdigit():
                 # A number of hundreds of digits would overflow a float later: clamp it.

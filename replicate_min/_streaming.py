@@ -13,7 +13,7 @@ One iteration protocol: ``EventStream`` is its own iterator (``__iter__`` return
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, AsyncIterator, Callable, Deque, Generator, List, Optional, Tuple, Union
+from typing import Any, Callable, Deque, Generator, List, Optional, Tuple, Union
 
 from ._exceptions import APIConnectionError, StreamError
 from ._requester import USE_CLIENT_DEFAULT, Cancel, Requester, UseClientDefault
@@ -42,7 +42,8 @@ class ReplayFilter:
     Replicate's ids (``1690212292:0``) are ordered, so anything up to the last id seen
     is old. Other ids are remembered, at most ``max_ids`` of them and ``max_chars``
     characters in all, oldest forgotten first. The first new event ends the check:
-    from there on the server sends what follows.
+    from there on the server sends what follows. An event without an ``id:`` line of
+    its own cannot be told apart from a new one, so it is always handed out.
     """
 
     def __init__(self, max_ids: int = 4096, max_chars: int = 1 << 20) -> None:
@@ -68,7 +69,7 @@ class ReplayFilter:
             self._ordered = False
         fresh = []
         for event in events:
-            if self._replaying and self._seen(event.id):
+            if self._replaying and event.own_id and self._seen(event.id):
                 continue
             if not self._ordered and event.id:
                 self._remember(event.id)
@@ -309,22 +310,13 @@ class AsyncEventStream:
     def __await__(self) -> Generator[Any, None, AsyncEventStream]:
         return self._opened().__await__()
 
-    def __aiter__(self) -> AsyncIterator[ServerSentEvent]:
-        # An async generator, so that a loop left with ``break`` is closed by the event loop
-        # (its async-generator hooks finalize it, at the latest when ``asyncio.run`` ends)
-        # rather than whenever the garbage collector gets to it.
-        return self._events()
+    def __aiter__(self) -> AsyncEventStream:
+        """The stream itself: one iteration protocol per object, as ``EventStream``.
 
-    async def _events(self) -> AsyncIterator[ServerSentEvent]:
-        try:
-            while True:
-                try:
-                    event = await self.__anext__()
-                except StopAsyncIteration:
-                    return
-                yield event
-        finally:
-            await self.aclose()
+        A loop left with ``break`` does not close it at once: leave ``async with`` or call
+        ``aclose()`` for that (dropping the stream closes it too).
+        """
+        return self
 
     async def __anext__(self) -> ServerSentEvent:
         try:

@@ -322,3 +322,21 @@ def test_any_chunking_of_replicate_shaped_events_parses_alike(stream: tuple[byte
     assert _feed_split(data, cuts, bound) == _feed_whole([data], bound)
     line_by_line = [data[i : i + 1] for i in range(len(data))]
     assert _feed_split(data, list(range(1, len(data))), bound) == _feed_whole(line_by_line, bound)
+
+
+def test_an_event_records_whether_it_set_its_own_id() -> None:
+    parser = SSEParser()
+    first, second = parser.feed(b"id: 7\ndata: a\n\ndata: b\n\n")
+    assert (first.id, first.own_id) == ("7", True)
+    assert (second.id, second.own_id) == ("7", False)  # inherited, as WHATWG says
+
+
+def test_after_a_resume_events_without_an_id_of_their_own_are_not_dropped_as_replays() -> None:
+    from replicate_min._streaming import ReplayFilter
+
+    replays = ReplayFilter()
+    replays.resume("1:5")
+    parser = SSEParser()
+    parser.last_event_id = "1:5"  # what a resumed connection carries over
+    events = parser.feed(b"event: output\ndata: more\n\nevent: done\ndata: {}\n\n")
+    assert [e.event for e in replays.accept(events)] == ["output", "done"]

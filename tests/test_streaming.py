@@ -494,3 +494,41 @@ def test_none_as_the_stream_idle_timeout_means_no_limit(fake: FakeReplicate) -> 
     first, resumed = [r for r in fake.requests[before:] if r.path.startswith("/v1/streams/")]
     assert resumed.headers["last-event-id"] == "1" and resumed.time - first.time >= 0.4
     client.close()
+
+
+def test_a_stream_whose_prediction_is_canceled_yields_done_and_ends_cleanly(
+    client: Client, fake: FakeReplicate
+) -> None:
+    # The "Stop generating" button: another thread cancels, the reading loop simply ends.
+    from replicate_min.testing import WAIT
+
+    def first_then_forever(input: Any) -> Iterator[Any]:
+        yield "first"
+        while True:
+            yield WAIT  # a model that never finishes by itself
+
+    fake.add_model("test/endless", first_then_forever)
+    prediction = client.predictions.create(model="test/endless", input={})
+    seen: List[Any] = []
+    for event in prediction.stream():
+        seen.append(event)
+        if len(seen) == 1:
+            stopper = threading.Thread(target=fake.cancel, args=(prediction.id,))
+            stopper.start()
+            stopper.join()
+    assert seen[-1].event == "done" and "canceled" in seen[-1].data
+    assert prediction.status == "canceled"
+    with pytest.raises(PredictionCanceledError):  # output_iterator keeps raising, as documented
+        list(prediction.output_iterator())
+
+
+def test_the_async_stream_is_its_own_async_iterator(client: Client) -> None:
+    async def main() -> bool:
+        prediction = await client.predictions.async_create(model="replicate-min/tokens", input={"prompt": "a"})
+        stream = await prediction.async_stream()
+        same = stream.__aiter__() is stream
+        events = [event async for event in stream]
+        await stream.aclose()
+        return same and events[-1].event == "done"
+
+    assert asyncio.run(main())

@@ -204,7 +204,8 @@ class Record:
             self.calls.put(None)  # the runner ends
         if error is not None:
             self.emit("error", {"detail": error})
-        self.emit("done", "{}")
+        # as Replicate does: a canceled prediction's stream says why it ended
+        self.emit("done", {"reason": "canceled"} if target == Status.CANCELED else "{}")
 
     def snapshot(self) -> PredictionSnapshot:
         output = list(self.output) if isinstance(self.output, list) else self.output
