@@ -429,13 +429,16 @@ def _predictions(args: argparse.Namespace, out: TextIO) -> int:
         elif args.action == "cancel":
             data = client.predictions.cancel(args.id).to_dict()
         else:
+            from ._pagination import CursorGuard
+
             data = []
+            guard = CursorGuard()
             page = client.predictions.list()
             while True:
                 data += [p.to_dict() for p in page][: None if args.limit is None else args.limit - len(data)]
                 if not page.next or (args.limit is None and not args.all) or len(data) == args.limit:
                     break
-                page = client.predictions.list(page.next)
+                page = client.predictions.list(guard.follow(page.next))
             if _isatty(out) and not args.json:
                 _table(data, out)
                 return 0

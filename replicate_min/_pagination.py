@@ -14,7 +14,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Generic, Iterator, L
 
 from ._exceptions import ValidationError, excerpt
 
-__all__ = ["Page", "async_paginate", "paginate", "parse_page"]
+__all__ = ["CursorGuard", "Page", "async_paginate", "paginate", "parse_page"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -97,6 +97,35 @@ def _protocol(list_page: Callable[..., R]) -> Tuple[Callable[[], R], Callable[[s
     return list_page, lambda cursor: list_page(cursor=cursor)
 
 
+class CursorGuard:
+    """Refuses a ``next`` cursor already followed: a server whose pages link A -> B -> A would
+    otherwise be followed for ever, memory growing. Keeps a hash per page followed (bytes,
+    not the URLs), which grows with the pages read, never past them.
+    """
+
+    __slots__ = ("_seen",)
+
+    def __init__(self) -> None:
+        self._seen: set[int] = set()
+
+    def follow(self, cursor: str) -> str:
+        """``cursor``, if it was not followed before.
+
+        Raises:
+            ValidationError: the server sent a ``next`` cursor it sent before (a cycle).
+        """
+        key = hash(cursor)
+        if key in self._seen:
+            raise ValidationError(
+                f"the server's page cursor {excerpt(cursor)} points back to a page already read: "
+                "the pages form a cycle, so pagination stopped",
+                field="next",
+                value=cursor,
+            )
+        self._seen.add(key)
+        return cursor
+
+
 def paginate(list_page: Callable[..., Page[T]]) -> Iterator[Page[T]]:
     """Yields every page, following ``next``: ``for page in paginate(client.predictions.list)``.
 
@@ -105,18 +134,20 @@ def paginate(list_page: Callable[..., Page[T]]) -> Iterator[Page[T]]:
     keyword ``cursor`` (``list_page()``, then ``list_page(cursor=page.next)``).
     """
     first, at = _protocol(list_page)
+    guard = CursorGuard()
     page = first()
     yield page
     while page.next:
-        page = at(page.next)
+        page = at(guard.follow(page.next))
         yield page
 
 
 async def async_paginate(list_page: Callable[..., Awaitable[Page[T]]]) -> AsyncIterator[Page[T]]:
     """The async twin of ``paginate``: ``async for page in async_paginate(client.predictions.async_list)``."""
     first, at = _protocol(list_page)
+    guard = CursorGuard()
     page = await first()
     yield page
     while page.next:
-        page = await at(page.next)
+        page = await at(guard.follow(page.next))
         yield page

@@ -328,3 +328,17 @@ def test_ctrl_c_while_streaming_cancels_and_exits_130(cli_fake: FakeReplicate) -
     [record] = cli_fake.predictions_created
     assert process.returncode == 130 and record.status == "canceled", stderr
     assert stderr.endswith(f"interrupted: canceled prediction {record.id}\n") and "Traceback" not in stderr
+
+
+def test_predictions_list_all_stops_at_a_cursor_cycle(fake: FakeReplicate, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from replicate_min import _cli
+
+    for name, value in {"REPLICATE_API_TOKEN": fake.token, "REPLICATE_BASE_URL": fake.base_url}.items():
+        monkeypatch.setenv(name, value)
+    url = f"{fake.base_url}/v1/predictions?cursor=A"
+    fake.fail_next("status", status=200, body={"results": [], "next": url}, times=50, path="/v1/predictions")
+    err = io.StringIO()
+    assert _cli.main(["predictions", "list", "--all"], io.StringIO(), err) == 1
+    assert "cycle" in err.getvalue()

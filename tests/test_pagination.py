@@ -222,3 +222,29 @@ def test_a_page_of_bound_predictions_pickles(client: replicate_min.Client) -> No
     page = client.predictions.list()
     copy = pickle.loads(pickle.dumps(page))
     assert type(copy) is type(page) and [p.id for p in copy] == [p.id for p in page] and copy.next == page.next
+
+
+def _cycle(fake: Any) -> None:
+    """Pages A -> B -> A: every list answer names the other page as next, for ever."""
+    a, b = f"{fake.base_url}/v1/predictions?cursor=A", f"{fake.base_url}/v1/predictions?cursor=B"
+    fake.fail_next("status", status=200, body={"results": [], "next": a}, times=1, path="/v1/predictions")
+    fake.fail_next("status", status=200, body={"results": [], "next": b}, times=1, path="/v1/predictions")
+    fake.fail_next("status", status=200, body={"results": [], "next": a}, times=10, path="/v1/predictions")
+
+
+def test_pages_that_link_back_stop_with_a_validation_error(client: replicate_min.Client, fake: Any) -> None:
+    from replicate_min.pagination import async_paginate, paginate
+
+    _cycle(fake)
+    with pytest.raises(replicate_min.ValidationError, match="cycle") as info:
+        for _ in paginate(client.predictions.list):
+            pass
+    assert info.value.field == "next"
+
+    async def main() -> None:
+        async for _ in async_paginate(client.predictions.async_list):
+            pass
+
+    _cycle(fake)
+    with pytest.raises(replicate_min.ValidationError, match="cycle"):
+        asyncio.run(main())
