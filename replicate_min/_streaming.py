@@ -217,7 +217,9 @@ class EventStream:
 
     def _connect(self) -> Any:
         last_id = self._parser.last_event_id
-        headers = {"Last-Event-ID": last_id} if last_id else None
+        # A header is Latin-1 on the wire: an id beyond it (the SSE stream is UTF-8) goes back
+        # as the very UTF-8 bytes the server sent, which is what it can match.
+        headers = {"Last-Event-ID": last_id.encode("utf-8").decode("latin-1")} if last_id else None
         response = self._requester.open_stream(
             self._url, headers=headers, idle_timeout=self._idle_timeout, cancel=self._cancel
         )

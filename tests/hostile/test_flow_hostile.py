@@ -348,3 +348,14 @@ def test_the_token_is_not_kept_in_the_frames_of_an_error(raw: RawFactory) -> Non
     assert FRAME_TOKEN not in str(info.value)
     holders = _frames_holding_token(info.value)
     assert holders == [], f"frames holding the token: {holders}"
+
+
+def test_a_stream_resumes_from_an_event_id_beyond_latin_1(raw: RawFactory) -> None:
+    # G17: an id the server sent in UTF-8 goes back as those bytes, not a UnicodeEncodeError.
+    first = "event: output\nid: café-1\ndata: a\n\n".encode()
+    later = b"event: output\nid: 2\ndata: b\n\nevent: done\nid: 3\ndata: {}\n\n"
+    server = _reconnecting_stream_server(raw, first, later, threading.Event())
+    p = _client(server).predictions.get("s")
+    assert [str(e) for e in p.stream() if e.event == "output"] == ["a", "b"]
+    resumed = [r for r in server.requests if r.path.startswith("/stream")][1]
+    assert "last-event-id: café-1".encode() in resumed.raw_head.lower()
