@@ -109,21 +109,25 @@ def decode_data_url(url: str) -> bytes:
     return unquote_to_bytes(payload)
 
 
-def encode_files(value: Any, requester: Requester, strategy: Optional[str]) -> Any:
+def encode_files(value: Any, requester: Requester, strategy: Optional[str], deadline: Optional[float] = None) -> Any:
     """``value`` with every file input replaced by a data URL or an uploaded file's URL.
+
+    Uploads are bounded by ``deadline`` (a ``time.monotonic()`` value), the create's own.
 
     Raises:
         TypeError: the input refers to itself, or nests deeper than ``MAX_INPUT_DEPTH``.
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"file_encoding_strategy must be 'base64', 'url' or None (automatic), got {strategy!r}")
-    return _encode(value, requester, strategy, set())
+    return _encode(value, requester, strategy, set(), deadline)
 
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
-def _encode(value: Any, requester: Requester, strategy: Optional[str], path: set[int]) -> Any:
+def _encode(
+    value: Any, requester: Requester, strategy: Optional[str], path: set[int], deadline: Optional[float]
+) -> Any:
     if type(value) in _PLAIN:
         return value  # the common leaf, decided without attribute lookups
     if isinstance(value, (set, frozenset, GeneratorType)):
@@ -145,8 +149,8 @@ def _encode(value: Any, requester: Requester, strategy: Optional[str], path: set
         path.add(id(value))
         try:
             if isinstance(value, dict):
-                return {key: _encode(item, requester, strategy, path) for key, item in value.items()}
-            return [_encode(item, requester, strategy, path) for item in value]
+                return {key: _encode(item, requester, strategy, path, deadline) for key, item in value.items()}
+            return [_encode(item, requester, strategy, path, deadline) for item in value]
         finally:
             path.discard(id(value))
     if isinstance(value, str) or not _is_file(value):
@@ -155,7 +159,7 @@ def _encode(value: Any, requester: Requester, strategy: Optional[str], path: set
     content_type = _content_type(name)
     if strategy == "base64" or (strategy is None and len(data) <= DATA_URL_LIMIT):
         return to_data_url(data, content_type)
-    return Files(requester).create(data, filename=name, content_type=content_type).urls["get"]
+    return Files(requester)._upload(data, name, content_type, {}, deadline).urls["get"]
 
 
 def _form_filename(filename: str) -> str:
@@ -257,13 +261,18 @@ class Files:
         name = filename or name
         if not isinstance(name, str):
             raise TypeError(f"filename must be a string, got {excerpt(name)}")
+        return self._upload(data, name, content_type or _content_type(name), metadata or {}, None)
+
+    def _upload(
+        self, data: bytes, name: str, content_type: str, metadata: Dict[str, Any], deadline: Optional[float]
+    ) -> File:
         fields: Dict[str, Union[str, Tuple[str, str, bytes]]] = {
-            "content": (name, _check_content_type(content_type or _content_type(name)), data),
-            "metadata": encode_json(metadata or {}, "metadata").decode(),
+            "content": (name, _check_content_type(content_type), data),
+            "metadata": encode_json(metadata, "metadata").decode(),
         }
         body, form_type = multipart(fields)
         response = self._requester.send(
-            "POST", "/v1/files", content=body, headers={"Content-Type": form_type}, idempotent=False
+            "POST", "/v1/files", content=body, headers={"Content-Type": form_type}, idempotent=False, deadline=deadline
         )
         return File.from_json(decode_json(response.status, response.body, response.url))
 

@@ -668,7 +668,7 @@ def create_prediction(requester: Requester, request: CreateRequest, deadline: Op
     from ._files import encode_files
 
     assert request.input is not None  # CreateRequest makes None {}
-    body = request.body(encode_files(request.input, requester, request.file_encoding_strategy))
+    body = request.body(encode_files(request.input, requester, request.file_encoding_strategy, deadline))
     settings = requester.settings
     read_timeout: Union[float, UseClientDefault, None] = USE_CLIENT_DEFAULT
     hold = request.hold

@@ -150,3 +150,28 @@ def test_an_output_nested_as_deep_as_json_allows_never_raises_recursion_error(
     for _ in range(600):
         output = output[0]
     assert isinstance(output, FileOutput) and output.read() == b"bottom"
+
+
+def test_an_upload_inside_run_is_bounded_by_runs_deadline(
+    client: Client, fake: FakeReplicate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # G5: /v1/files throttles with Retry-After 30; run(timeout=1) must not wait it out.
+    import time as real_time
+
+    from replicate_min import ReplicateException, _transport
+
+    slept: list = []
+
+    class RecordingTime:
+        def sleep(self, seconds: float) -> None:
+            slept.append(seconds)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real_time, name)
+
+    monkeypatch.setattr(_transport, "time", RecordingTime())
+    fake.fail_next("status", status=429, headers={"Retry-After": "30"}, times=10, path="/v1/files")
+    with pytest.raises(ReplicateException):
+        client.run("replicate-min/echo", {"prompt": b"x" * (300 * 1024)}, timeout=1)
+    assert all(seconds < 1 for seconds in slept), slept  # never a 30 s wait past the deadline
+    assert not any(r.path.startswith("/v1/models") for r in fake.requests)  # nothing was created
