@@ -26,10 +26,13 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
     from . import prediction as prediction
     from . import webhook as webhook
     from . import webhooks as webhooks
-    from ._client import Client, async_run, async_stream, default_client, run, stream
+    from ._batch import Batch, BatchResult
+    from ._client import Client, async_run, async_stream, batch, default_client, run, stream
     from ._exceptions import (
         APIConnectionError,
         APITimeoutError,
+        BatchError,
+        JournalMismatchError,
         ModelError,
         PredictionCanceledError,
         ReplicateError,
@@ -58,9 +61,13 @@ _LAZY = {
     "APIConnectionError": "_exceptions",
     "APITimeoutError": "_exceptions",
     "AsyncEventStream": "_streaming",
+    "Batch": "_batch",
+    "BatchError": "_exceptions",
+    "BatchResult": "_batch",
     "Client": "_client",
     "EventStream": "_streaming",
     "File": "_files",
+    "JournalMismatchError": "_exceptions",
     "ModelError": "_exceptions",
     "Page": "_pagination",
     "Prediction": "_prediction",
@@ -79,6 +86,7 @@ _LAZY = {
     "async_paginate": "_pagination",
     "async_run": "_client",
     "async_stream": "_client",
+    "batch": "_client",
     "default_client": "_client",
     "paginate": "_pagination",
     "run": "_client",
@@ -96,9 +104,13 @@ __all__ = [
     "APIConnectionError",
     "APITimeoutError",
     "AsyncEventStream",
+    "Batch",
+    "BatchError",
+    "BatchResult",
     "Client",
     "EventStream",
     "File",
+    "JournalMismatchError",
     "ModelError",
     "Page",
     "Prediction",
@@ -117,6 +129,7 @@ __all__ = [
     "async_paginate",
     "async_run",
     "async_stream",
+    "batch",
     "default_client",
     "paginate",
     "predictions",

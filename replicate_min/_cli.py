@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Sequence, TextIO, cast
+from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Sequence, TextIO, Tuple, cast
 
 from ._client import Client
 from ._create import fit_hold, parse_ref
@@ -562,6 +562,21 @@ def _limit(text: str) -> int:
     return value
 
 
+def _shard(text: str) -> Tuple[int, int]:
+    from ._batch import parse_shard
+
+    try:
+        return parse_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _batch_epilog(prog: str) -> str:
+    from ._cli_batch import BATCH_EPILOG
+
+    return BATCH_EPILOG.format(prog=prog)
+
+
 def _prog() -> str:
     """How we were invoked: the console script's name, or ``python -m replicate_min``."""
     name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
@@ -676,6 +691,39 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     )
     serve.add_argument("--port", type=_port, default=0, help="the port (default: a free one)")
     serve.add_argument("--token", type=_token, help="the API token it accepts (default: a random one)")
+    from ._defaults import DEFAULT_BATCH_CONCURRENCY
+
+    batch = commands.add_parser(
+        "batch",
+        help="run a model over every row of a JSONL or CSV file, resumably",
+        description=(
+            "Run a model once per row of ROWS (JSONL, or CSV with a header) into RESULTS (one JSON line per row),"
+            " at most one prediction per row even if killed: rerun the same command to resume."
+        ),
+        epilog=_batch_epilog(prog),
+        formatter_class=formatter,
+    )
+    batch.set_defaults(subparser=batch)
+    batch.add_argument("ref", nargs="?", help="owner/name, owner/name:version, or a 64-hex version id")
+    batch.add_argument("--deployment", metavar="OWNER/NAME", help="run this deployment instead of a model reference")
+    batch.add_argument("--input", required=True, metavar="ROWS", help="the rows: a .jsonl or .csv file")
+    batch.add_argument("--output", required=True, metavar="RESULTS", help="the results file (JSONL), appended to")
+    batch.add_argument("--journal", metavar="FILE", help="the journal (SQLite; default: RESULTS.journal)")
+    batch.add_argument(
+        "--concurrency",
+        type=_limit,
+        default=DEFAULT_BATCH_CONCURRENCY,
+        metavar="N",
+        help=f"predictions running at once (default {DEFAULT_BATCH_CONCURRENCY}; it adapts down on 429)",
+    )
+    batch.add_argument(
+        "--shard", type=_shard, default=(0, 1), metavar="K/N", help="only the rows whose index %% N == K"
+    )
+    batch.add_argument("--output-dir", metavar="DIR", help="save file outputs into DIR/<row>/")
+    batch.add_argument(
+        "--wait", type=_hold_seconds, default=60, metavar="N", help="hold each create up to N seconds (default 60)"
+    )
+    batch.add_argument("--cancel-on-exit", action="store_true", help="on Ctrl-C, also cancel the predictions in flight")
     bundle = commands.add_parser(
         "bundle",
         help="write this package as a zip with compiled bytecode, for serverless cold starts",
@@ -728,6 +776,13 @@ def _main(argv: Optional[Sequence[str]], out: TextIO, err: TextIO, prog: str) ->
             return _predictions(args, out)
         if args.command == "serve-fake":
             return _serve_fake(args, out)
+        if args.command == "batch":
+            from ._cli_batch import run_batch
+
+            if (args.ref is None) == (args.deployment is None):
+                _usage_error(args.subparser, "give a model reference or --deployment, not both")
+            with _config() as client:
+                return run_batch(args, client, err, prog)
         if args.command == "bundle":
             from ._bundle import bundle
 

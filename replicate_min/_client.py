@@ -7,6 +7,7 @@ JSON, errors) <- the resources (``_prediction``, ``_files``, ``_webhooks``,
 
 from __future__ import annotations
 
+import os
 from _thread import allocate_lock  # threading's Lock, without importing threading
 from functools import cached_property
 from typing import (
@@ -18,6 +19,7 @@ from typing import (
     Mapping,
     NoReturn,
     Optional,
+    Tuple,
     Type,
     TypeVar,
     Union,
@@ -27,6 +29,8 @@ from typing import (
 from . import _fork
 from ._create import CreateRequest
 from ._defaults import (
+    DEFAULT_BATCH_CONCURRENCY,
+    DEFAULT_BATCH_LOOKBACK,
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_RETRIES,
     DEFAULT_READ_TIMEOUT,
@@ -52,6 +56,7 @@ from ._streaming import AsyncEventStream, EventStream
 from ._urls import url_problem
 
 if TYPE_CHECKING:  # made on first use: most programs never ask for these namespaces
+    from ._batch import Batch
     from ._deployments import Deployments, Models
     from ._files import Files
     from ._webhooks import Webhooks
@@ -63,6 +68,7 @@ __all__ = [
     "Client",
     "async_run",
     "async_stream",
+    "batch",
     "default_client",
     "get_default_client",
     "reset_default_client",
@@ -392,6 +398,62 @@ class Client:
         )
         return await async_run(self.requester, request, deadline, use_file_output is not False)
 
+    def batch(
+        self,
+        ref: Any = None,
+        inputs: Iterable[Dict[str, Any]] = (),
+        *,
+        deployment: Optional[str] = None,
+        journal: Union[str, os.PathLike[str], None] = None,
+        concurrency: int = DEFAULT_BATCH_CONCURRENCY,
+        shard: Union[str, Tuple[int, int], None] = None,
+        wait: Union[bool, int] = True,
+        cancel_after: Union[str, int, float, None] = None,
+        cancel_on_exit: bool = False,
+        lookback: float = DEFAULT_BATCH_LOOKBACK,
+    ) -> Batch:
+        """Runs ``ref`` (as ``run`` takes it), or ``deployment``, once per input: an iterator of
+        ``BatchResult`` (``row``, ``id``, ``status``, ``output``, ``error``, ``metrics``) in
+        completion order, one per row, that survives being killed and run again.
+
+        ``inputs`` is read as needed (a generator over a huge file is fine); each is a dict of
+        plain JSON values (files by URL). With ``journal`` (a file path, SQLite), a rerun with
+        the same inputs resumes: delivered rows are skipped, rows with a prediction followed,
+        and a row whose create was sent but never answered is looked for among the account's
+        predictions (created since its send time minus ``lookback`` seconds, same model, same
+        input) before it is created again, so no row gets two predictions. A result counts as
+        delivered when the next one is asked for, or the batch is closed. Without a journal
+        nothing resumes.
+
+        ``concurrency``: predictions running at once (it halves on 429 and grows back);
+        ``shard``: ``"K/N"`` takes the rows whose index % N == K, each shard with its own
+        journal; ``wait``: how long each create is held (``Prefer: wait``); ``cancel_on_exit``:
+        ``close()`` also cancels the predictions in flight. Use it in a ``with`` block::
+
+            with client.batch("owner/name", rows, journal="rows.journal") as results:
+                for result in results:
+                    print(result.row, result.status, result.output)
+
+        Raises (on iteration): ``BatchError`` for a row that is not a JSON object or differs from
+        the journal's, ``JournalMismatchError`` for another batch's journal, ``ReplicateError``
+        when the API refuses the whole batch (401, 402, 403, 404).
+        """
+        from ._batch import batch
+
+        return batch(
+            self.requester,
+            ref,
+            inputs,
+            deployment=deployment,
+            journal=journal,
+            concurrency=concurrency,
+            shard=shard,
+            wait=wait,
+            cancel_after=cancel_after,
+            cancel_on_exit=cancel_on_exit,
+            lookback=lookback,
+        )
+
     def stream(
         self,
         ref: str,
@@ -598,3 +660,8 @@ def async_stream(
 ) -> AsyncEventStream:
     """``default_client.async_stream(...)``: ``async for event in replicate_min.async_stream(...)``."""
     return get_default_client().async_stream(**_arguments("stream", locals()))
+
+
+def batch(ref: Any = None, inputs: Iterable[Dict[str, Any]] = (), **options: Any) -> Batch:
+    """``default_client.batch(...)``: runs a model once per input, resumably. See ``Client.batch``."""
+    return get_default_client().batch(ref, inputs, **options)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_BATCH_CONCURRENCY",
+    "DEFAULT_BATCH_LOOKBACK",
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_MAX_BACKOFF",
     "DEFAULT_MAX_CONCURRENCY",
@@ -38,3 +40,8 @@ DEFAULT_STREAM_IDLE_TIMEOUT = 60.0
 DEFAULT_MAX_RESPONSE_SIZE = 100 * 1024 * 1024
 #: Requests in flight at once per client (worker threads of the async twins, connections per origin).
 DEFAULT_MAX_CONCURRENCY = 512
+#: Predictions of a batch running at once (it adapts down on 429 and back up).
+DEFAULT_BATCH_CONCURRENCY = 32
+#: How far before a row's recorded send time a resumed batch looks for the prediction it may have
+#: created: room for the machine's clock to differ from the API's.
+DEFAULT_BATCH_LOOKBACK = 300.0

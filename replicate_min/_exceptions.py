@@ -36,9 +36,11 @@ if TYPE_CHECKING:  # _prediction imports this module
 __all__ = [
     "APIConnectionError",
     "APITimeoutError",
+    "BatchError",
     "InvalidSecretKeyError",
     "InvalidSignatureError",
     "InvalidTimestampError",
+    "JournalMismatchError",
     "MissingWebhookBodyError",
     "MissingWebhookHeaderError",
     "ModelError",
@@ -224,6 +226,16 @@ class InvalidTimestampError(WebhookError):
 
 class InvalidSignatureError(WebhookError):
     """No ``v1`` signature matches the body: it was tampered with or signed with another secret."""
+
+
+class BatchError(ReplicateException, ValueError):
+    """A batch refused its input: a row that is not a JSON object, or cannot be sent. The message
+    names the row (and, from the command line, the file and line)."""
+
+
+class JournalMismatchError(BatchError):
+    """The batch journal belongs to another batch (another model, shard or input), or is not a
+    journal: refused rather than mixed with this one."""
 
 
 def excerpt(value: Any, limit: int = 80) -> str:

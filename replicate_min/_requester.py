@@ -445,11 +445,14 @@ class Requester:
         read_timeout: Union[float, UseClientDefault, None] = USE_CLIENT_DEFAULT,
         deadline: Optional[float] = None,
         idempotent: bool = True,
+        retry: Optional[RetryPolicy] = None,
     ) -> Response:
         """Sends a request and returns the whole response, whatever its status.
 
         ``idempotent=False`` (creates, uploads) limits retries to those that cannot
         repeat the request. ``deadline`` is a ``time.monotonic()`` value bounding the call.
+        ``retry`` replaces the client's retry policy for this call (a batch, which paces
+        and retries on its own, sends with ``RetryPolicy(max_retries=0)``).
         """
         settings = self.settings
         url = self.url(path_or_url)
@@ -459,7 +462,7 @@ class Requester:
             self._headers(url, headers),
             content,
             idempotent=idempotent,
-            retry=self._retry_policy(settings),
+            retry=self._retry_policy(settings) if retry is None else retry,
             read_timeout=settings.read_timeout if isinstance(read_timeout, UseClientDefault) else read_timeout,
             deadline=deadline,
             max_body=settings.max_response_size,

@@ -28,9 +28,11 @@ before anything is sent; ``ValidationError`` only ever means the server's body.
 from ._exceptions import (
     APIConnectionError,
     APITimeoutError,
+    BatchError,
     InvalidSecretKeyError,
     InvalidSignatureError,
     InvalidTimestampError,
+    JournalMismatchError,
     MissingWebhookBodyError,
     MissingWebhookHeaderError,
     ModelError,
@@ -47,9 +49,11 @@ from ._exceptions import (
 __all__ = [
     "APIConnectionError",
     "APITimeoutError",
+    "BatchError",
     "InvalidSecretKeyError",
     "InvalidSignatureError",
     "InvalidTimestampError",
+    "JournalMismatchError",
     "MissingWebhookBodyError",
     "MissingWebhookHeaderError",
     "ModelError",

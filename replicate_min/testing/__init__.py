@@ -53,6 +53,7 @@ from ._faults import (
     ErrorStatus,
     Fault,
     Hang,
+    HangAfter,
     HtmlError,
     NotObject,
     RequestFault,
@@ -66,6 +67,7 @@ from ._faults import (
     stream_fault,
 )
 from ._handler import Request
+from ._limits import Limiter, RateLimit
 from ._models import WAIT, ModelFunction, echo, fail, forever, tokens
 from ._state import TERMINAL, TRANSITIONS, Driver, PredictionSnapshot, Record, Status, Trigger
 
@@ -81,11 +83,13 @@ __all__ = [
     "FakeReplicate",
     "Fault",
     "Hang",
+    "HangAfter",
     "HtmlError",
     "ManualClock",
     "ModelFunction",
     "NotObject",
     "PredictionSnapshot",
+    "RateLimit",
     "Request",
     "RequestFault",
     "Status",
@@ -100,8 +104,14 @@ __all__ = [
     "echo",
     "fail",
     "forever",
+    "input_key",
     "tokens",
 ]
+
+
+def input_key(input: Any) -> str:
+    """An input as canonical JSON (sorted keys, no spaces): the key of ``creates_per_input``."""
+    return json.dumps(input, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _timestamp(seconds: float) -> str:
@@ -125,6 +135,8 @@ class FakeReplicate:
             (and ``latency``, and injected delays) are on this clock.
         latency: seconds every response is delayed by, each request on its own (the server is
             threaded, so concurrent requests wait at the same time).
+        rate_limit: a :class:`RateLimit` to throttle requests with 429 as the API does, and to
+            send its ``ratelimit-*`` headers; None (the default) never throttles.
     """
 
     def __init__(
@@ -140,6 +152,7 @@ class FakeReplicate:
         ssl_context: Any = None,
         clock: Optional[Clock] = None,
         latency: float = 0.0,
+        rate_limit: Optional[RateLimit] = None,
     ) -> None:
         self.token = token or "r8_fake_" + secrets.token_hex(12)
         self.webhook_secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
@@ -152,6 +165,9 @@ class FakeReplicate:
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.connections = 0
         self.creates = 0
+        #: Requests answered 429 by ``rate_limit``.
+        self.throttled = 0
+        self._limiter = None if rate_limit is None else Limiter(rate_limit)
         #: How stream event ids look: formatted with the event's number (from 1).
         self.event_id_format = "{}"
         #: False makes streams start over on reconnect, as a server that ignores Last-Event-ID.
@@ -317,6 +333,17 @@ class FakeReplicate:
             self._catch_up(record)
         with self._cond:
             return [record.snapshot() for record in records]
+
+    @property
+    def creates_per_input(self) -> Dict[str, int]:
+        """How many predictions were created with each input, keyed by the input as canonical
+        JSON (:func:`input_key`): a test asserts "one prediction per row" with it."""
+        with self._cond:
+            counts: Dict[str, int] = {}
+            for record in self._predictions.values():
+                key = input_key(record.input)
+                counts[key] = counts.get(key, 0) + 1
+            return counts
 
     def cancel(self, prediction_id: str) -> PredictionSnapshot:
         """Cancels a prediction as ``POST /v1/predictions/{id}/cancel`` would (no-op once it has ended)."""

@@ -19,6 +19,7 @@ __all__ = [
     "ErrorStatus",
     "Fault",
     "Hang",
+    "HangAfter",
     "HtmlError",
     "NotObject",
     "RequestFault",
@@ -72,6 +73,15 @@ class DropAfter(RequestFault):
 @dataclass(frozen=True)
 class Hang(RequestFault):
     """Never answer: wait ``seconds`` of the fake's clock (60 if 0) or until stopped, then close."""
+
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class HangAfter(RequestFault):
+    """Handle the request (e.g. create the prediction), then never answer: wait ``seconds`` of
+    the fake's clock (60 if 0) or until stopped, then close. A client killed meanwhile never
+    learns the prediction's id."""
 
     seconds: float = 0.0
 
@@ -133,6 +143,7 @@ _REQUEST_KINDS: Dict[str, Type[RequestFault]] = {
     "drop": Drop,
     "drop_after": DropAfter,
     "hang": Hang,
+    "hang_after": HangAfter,
     "truncated": Truncated,
     "not_object": NotObject,
     "delay": Delay,
@@ -173,6 +184,8 @@ def request_fault(
         return HtmlError(status=status, **common)
     if cls is Hang:
         return Hang(seconds=seconds, **common)
+    if cls is HangAfter:
+        return HangAfter(seconds=seconds, **common)
     if cls is Delay:
         return Delay(seconds=seconds, **common)
     return cls(**common)

@@ -15,7 +15,7 @@ import socket
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from ._faults import (
     Delay,
@@ -23,6 +23,7 @@ from ._faults import (
     DropAfter,
     ErrorStatus,
     Hang,
+    HangAfter,
     HtmlError,
     NotObject,
     StreamFault,
@@ -42,8 +43,37 @@ Response = Tuple[int, Any, Dict[str, str]]
 _HTML_PAGE = b"<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>"
 
 
+_PROBLEM_TYPE = {"Content-Type": "application/problem+json"}
+
+_DATE_TIME = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?\s*([Zz]|[+-]\d{2}:?\d{2})?",
+    re.ASCII,
+)
+
+
 def _problem(status: int, title: str, detail: str) -> Response:
-    return status, {"title": title, "detail": detail, "status": status}, {"Content-Type": "application/problem+json"}
+    return status, {"title": title, "detail": detail, "status": status}, dict(_PROBLEM_TYPE)
+
+
+def parse_date_time(text: str) -> Optional[float]:
+    """Unix seconds of an ISO 8601 date-time (``2025-01-01T00:00:00Z``, with a fraction or an
+    offset; no offset is UTC), or None if it is not one."""
+    from datetime import datetime, timedelta, timezone
+
+    match = _DATE_TIME.fullmatch(text.strip())
+    if not match:
+        return None
+    year, month, day, hour, minute, second, fraction, offset = match.groups()
+    tz = timezone.utc
+    if offset and offset not in "Zz":
+        digits = offset[1:].replace(":", "")
+        delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        tz = timezone(delta if offset[0] == "+" else -delta)
+    try:
+        moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0), tzinfo=tz)
+    except ValueError:
+        return None
+    return moment.timestamp() + (int(fraction) / 10 ** len(fraction) if fraction else 0.0)
 
 
 def _parse_duration(text: str) -> Optional[float]:
@@ -165,13 +195,26 @@ class Handler(BaseHTTPRequestHandler):
         public = path.startswith("/v1/files/") and path.endswith("/download")  # like replicate.delivery
         if not public and self.headers.get("Authorization") != f"Bearer {fake.token}":
             return self._send(*_problem(401, "Unauthenticated", "You did not pass a valid authentication token"))
+        rate_headers: Dict[str, str] = {}
+        if fake._limiter is not None and not public:
+            creating = method == "POST" and (path == "/v1/predictions" or path.endswith("/predictions"))
+            with fake._cond:
+                allowed, rate_headers, detail = fake._limiter.take("create" if creating else "read", fake.clock.now())
+                if not allowed:
+                    fake.throttled += 1
+            if not allowed:
+                return self._send(429, {"detail": detail, "status": 429}, {**rate_headers, **_PROBLEM_TYPE})
         self._raw = raw
         try:
             body = json.loads(raw) if raw and not path.startswith("/v1/files") else None
         except ValueError:
             return self._send(*_problem(400, "Invalid JSON", "The request body is not valid JSON"))
         status, payload, extra = self._route(method, path, split.query, body)
+        extra = {**rate_headers, **extra}
         if isinstance(fault, DropAfter):
+            return self._drop()
+        if isinstance(fault, HangAfter):
+            fake._sleep(fault.seconds or 60)
             return self._drop()
         if isinstance(fault, Truncated):
             data = json.dumps(payload).encode()
@@ -367,9 +410,19 @@ class Handler(BaseHTTPRequestHandler):
         return 200, body, {}
 
     def _list(self, query: str) -> Response:
+        """``GET /v1/predictions``: newest first, ``page_size`` a page, ``created_after`` (inclusive) and
+        ``created_before`` (exclusive) as the OpenAPI document defines them; the links keep the filters."""
         fake = self.fake
         params = parse_qs(query)
         before = after = None
+        bounds: Dict[str, float] = {}
+        for name in ("created_after", "created_before"):
+            values = params.get(name)
+            if values:
+                moment = parse_date_time(values[0])
+                if moment is None:
+                    return _problem(400, "Invalid query", f"{name} must be an ISO 8601 date-time, got {values[0]!r}")
+                bounds[name] = moment - fake._epoch  # on the fake's clock
         cursor = params.get("cursor", [None])[0]
         if cursor:
             try:
@@ -379,8 +432,17 @@ class Handler(BaseHTTPRequestHandler):
                 before, after = (int(seq), None) if direction == "before" else (None, int(seq))
             except ValueError:
                 return _problem(400, "Invalid cursor", "The cursor is not valid")
+        low, high = bounds.get("created_after"), bounds.get("created_before")
         with fake._cond:
-            records = sorted(fake._predictions.values(), key=lambda r: r.seq, reverse=True)
+            records = sorted(
+                (
+                    r
+                    for r in fake._predictions.values()
+                    if (low is None or r.created >= low - 5e-7) and (high is None or r.created < high - 5e-7)
+                ),
+                key=lambda r: r.seq,
+                reverse=True,
+            )
             if before is not None:
                 page = [r for r in records if r.seq < before][: fake.page_size]
             elif after is not None:
@@ -393,10 +455,15 @@ class Handler(BaseHTTPRequestHandler):
             fake._catch_up(record)
         with fake._cond:
             results = [fake._json(r) for r in page]
+        filters = "".join(
+            f"&{name}={quote(params[name][0], safe='')}"
+            for name in ("created_after", "created_before")
+            if name in params
+        )
 
         def link(direction: str, seq: int) -> str:
             token = base64.urlsafe_b64encode(f"{direction}:{seq}".encode()).decode()
-            return f"{fake.base_url}/v1/predictions?cursor={token}"
+            return f"{fake.base_url}/v1/predictions?cursor={token}{filters}"
 
         body = {
             "next": link("before", page[-1].seq) if older else None,
