@@ -1,0 +1,338 @@
+"""Client.batch (``_batch``): every row once, at most one prediction per row, 429s waited out."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any, Dict, Iterator, List
+
+import pytest
+
+import replicate_min
+from replicate_min import BatchError, BatchResult, Client, JournalMismatchError
+from replicate_min._batch import Gate, Pacer, parse_shard
+from replicate_min._journal import Journal, input_hash
+from replicate_min.testing import FakeReplicate, HangAfter, ManualClock, RateLimit, input_key
+
+
+def rows(count: int, start: int = 0) -> List[Dict[str, Any]]:
+    return [{"prompt": f"row {i}"} for i in range(start, start + count)]
+
+
+def one_prediction_per_row(fake: FakeReplicate, inputs: List[Dict[str, Any]]) -> None:
+    counts = fake.creates_per_input
+    assert {key: counts.get(key, 0) for key in map(input_key, inputs)} == {key: 1 for key in map(input_key, inputs)}
+    assert sum(counts.values()) == len(inputs)
+
+
+def check_results(results: List[BatchResult], inputs: List[Dict[str, Any]]) -> None:
+    assert sorted(result.row for result in results) == list(range(len(inputs)))
+    for result in results:
+        assert result.status == "succeeded", result
+        assert result.output == inputs[result.row]["prompt"]  # its own output, not another row's
+
+
+def test_every_row_once_with_its_own_output(fake: FakeReplicate, client: Client) -> None:
+    inputs = rows(25)
+    with client.batch("replicate-min/echo", inputs, concurrency=4) as batch:
+        results = list(batch)
+    check_results(results, inputs)
+    one_prediction_per_row(fake, inputs)
+    assert batch.stats.done == 25 and batch.stats.failed == 0
+    assert batch.stats.requests <= 25 * 1.5  # held creates return finished
+
+
+def test_the_module_level_batch_uses_the_default_client(fake: FakeReplicate, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REPLICATE_API_TOKEN", fake.token)
+    monkeypatch.setenv("REPLICATE_BASE_URL", fake.base_url)
+    results = list(replicate_min.batch("replicate-min/echo", rows(3)))
+    assert sorted(r.output for r in results) == ["row 0", "row 1", "row 2"]
+
+
+def test_a_version_and_a_deployment_are_targets_too(fake: FakeReplicate, client: Client) -> None:
+    version = fake.version_of("replicate-min/echo")
+    by_version = list(client.batch(f"replicate-min/echo:{version}", rows(2)))
+    by_deployment = list(client.batch(inputs=rows(2, 2), deployment="replicate-min/echo-deployment"))
+    assert sorted(r.output for r in by_version + by_deployment) == [f"row {i}" for i in range(4)]
+
+
+def test_a_failed_prediction_and_a_refused_row_are_results(fake: FakeReplicate, client: Client) -> None:
+    fake.add_model("test/picky", lambda input: input["prompt"] if input["prompt"] != "row 1" else 1 / 0)
+    fake.fail_next(status=422, method="POST", path="/v1/models/test/picky", body={"detail": "- input: bad"})
+    results = {r.row: r for r in client.batch("test/picky", rows(3), concurrency=1)}
+    statuses = sorted(r.status for r in results.values())
+    assert statuses == ["failed", "failed", "succeeded"]
+    refused = [r for r in results.values() if r.id is None]
+    assert len(refused) == 1 and refused[0].error == "- input: bad"
+    assert any(r.id and r.status == "failed" and "division" in (r.error or "") for r in results.values())
+
+
+def test_a_long_prediction_is_followed_after_its_held_create(client: Client) -> None:
+    clock = ManualClock()
+    with FakeReplicate(clock=clock, start_delay=0, step=5) as fake:
+        with Client(api_token=fake.token, base_url=fake.base_url, poll_interval=0.01) as slow:
+            batch = slow.batch("replicate-min/echo", rows(3), wait=1)
+            done: List[BatchResult] = []
+            thread = threading.Thread(target=lambda: done.extend(batch))
+            thread.start()
+            while len(fake.predictions_created) < 3:
+                time.sleep(0.01)
+            clock.advance(1)  # the holds end: the creates come back "processing"
+            while batch.stats.requests < 4:  # a follow-up has been made
+                time.sleep(0.01)
+            clock.advance(5)
+            thread.join()
+    check_results(done, rows(3))
+
+
+# -- resume and reconciliation ----------------------------------------------------------
+
+
+def test_a_closed_batch_resumes_with_the_rest(fake: FakeReplicate, client: Client, tmp_path: Path) -> None:
+    inputs = rows(20)
+    journal = tmp_path / "j.sqlite"
+    first: List[BatchResult] = []
+    with client.batch("replicate-min/echo", inputs, journal=journal, concurrency=2) as batch:
+        for result in batch:
+            first.append(result)
+            if len(first) == 7:
+                break
+    second = list(client.batch("replicate-min/echo", inputs, journal=journal, concurrency=2))
+    check_results(first + second, inputs)  # every row once across the two runs
+    one_prediction_per_row(fake, inputs)  # rows in flight at the close were followed, not created again
+
+
+def test_a_create_whose_answer_never_came_is_found_not_created_again(
+    fake: FakeReplicate, client: Client, tmp_path: Path
+) -> None:
+    """The kill window: the journal says "sending", the API made the prediction, the id was never
+    recorded. Without the reconciliation on resume, the row would get a second prediction."""
+    inputs = rows(4)
+    journal = tmp_path / "j.sqlite"
+    fake.inject(HangAfter(method="POST", path="/v1/models/"))  # the first create: made, never answered
+    first: List[BatchResult] = []
+    batch = client.batch("replicate-min/echo", inputs, journal=journal, concurrency=2)
+    for result in batch:
+        first.append(result)
+        if len(first) == 3:
+            break
+    batch.close()
+    assert len(fake.predictions_created) == 4
+    second = list(client.batch("replicate-min/echo", inputs, journal=journal))
+    check_results(first + second, inputs)
+    one_prediction_per_row(fake, inputs)
+
+
+def test_each_found_prediction_is_claimed_by_one_row(fake: FakeReplicate, client: Client, tmp_path: Path) -> None:
+    """Two rows with the same input, both left "sending", and one prediction of it: one row claims
+    it, the other is created; a prediction the journal already holds is never claimed."""
+    same = {"prompt": "same"}
+    inputs = [same, same, {"prompt": "other"}]
+    path = str(tmp_path / "j.sqlite")
+    journal = Journal(path)
+    journal.claim("target", "model:replicate-min/echo", "the model")
+    journal.claim("shard", "0/1", "the shard")
+    now = time.time()
+    journal.sending(0, input_hash(same), now)
+    journal.sending(1, input_hash(same), now)
+    made = client.predictions.create(model="replicate-min/echo", input=same)
+    held = client.predictions.create(model="replicate-min/echo", input={"prompt": "other"})
+    journal.sending(2, input_hash({"prompt": "other"}), now)
+    journal.close()
+    # row 2's prediction is someone else's (another row's in another journal, say): mark it known
+    journal = Journal(path)
+    journal.sending(99, input_hash({"prompt": "x"}), now)
+    journal.created(99, held.id)
+    journal.close()
+    results = {r.row: r for r in client.batch("replicate-min/echo", inputs, journal=path)}
+    assert sorted(results) == [0, 1, 2]
+    ids = [results[i].id for i in range(3)]
+    assert made.id in ids and held.id not in ids and len(set(ids)) == 3
+    assert fake.creates_per_input[input_key(same)] == 2  # one per row
+
+
+def test_an_answer_lost_mid_run_is_looked_for_before_creating_again(fake: FakeReplicate, client: Client) -> None:
+    inputs = rows(5)
+    fake.fail_next("drop_after", method="POST", path="/v1/models/")  # created, connection dropped
+    fake.fail_next(status=500, method="POST", path="/v1/models/")  # refused before it was made
+    results = list(client.batch("replicate-min/echo", inputs, concurrency=1))
+    check_results(results, inputs)
+    one_prediction_per_row(fake, inputs)
+
+
+def test_a_journal_of_another_batch_is_refused(fake: FakeReplicate, client: Client, tmp_path: Path) -> None:
+    journal = tmp_path / "j.sqlite"
+    list(client.batch("replicate-min/echo", rows(3), journal=journal))
+    with pytest.raises(JournalMismatchError, match="is for the model 'model:replicate-min/echo'"):
+        client.batch("replicate-min/tokens", rows(3), journal=journal)
+    with pytest.raises(JournalMismatchError, match="shard"):
+        client.batch("replicate-min/echo", rows(3), journal=journal, shard="1/2")
+    with pytest.raises(BatchError, match="row 0's input is not the one the journal"):
+        list(client.batch("replicate-min/echo", rows(3, 10), journal=journal))
+    (tmp_path / "text").write_text("not a database, at all" * 100)
+    with pytest.raises(JournalMismatchError, match="not a batch journal"):
+        client.batch("replicate-min/echo", rows(3), journal=tmp_path / "text")
+    assert len(fake.predictions_created) == 3
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        ([{"a": 1}, ["not", "an", "object"]], "row 1: an input must be a JSON object"),
+        ([{"a": float("nan")}], "row 0: the input is not plain JSON"),
+        ([{"a": object()}], "row 0: the input is not plain JSON"),
+    ],
+)
+def test_a_row_that_is_not_plain_json_is_a_batch_error(client: Client, inputs: List[Any], message: str) -> None:
+    with pytest.raises(BatchError, match=message):
+        list(client.batch("replicate-min/echo", inputs))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"concurrency": 0}, "concurrency must be"),
+        ({"concurrency": True}, "concurrency must be"),
+        ({"shard": "2/2"}, "shard must be"),
+        ({"shard": "1/0"}, "shard must be"),
+        ({"wait": False}, "holds its creates"),
+        ({"lookback": float("inf")}, "lookback"),
+    ],
+)
+def test_bad_options_are_refused_before_anything_is_sent(
+    fake: FakeReplicate, client: Client, kwargs: Dict[str, Any], error: str
+) -> None:
+    with pytest.raises(ValueError, match=error):
+        client.batch("replicate-min/echo", rows(1), **kwargs)
+    with pytest.raises(TypeError, match="iterable of input dicts"):
+        client.batch("replicate-min/echo", {"prompt": "x"})  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="exactly one"):
+        client.batch("replicate-min/echo", rows(1), deployment="a/b")
+    assert fake.requests == []
+
+
+def test_a_refused_batch_raises_once_instead_of_failing_every_row(fake: FakeReplicate) -> None:
+    with Client(api_token="r8_wrong", base_url=fake.base_url) as wrong:
+        with pytest.raises(replicate_min.ReplicateError) as caught:
+            list(wrong.batch("replicate-min/echo", rows(10), concurrency=2))
+    assert caught.value.status == 401
+    assert len(fake.requests) <= 2
+
+
+def test_shards_split_the_rows(fake: FakeReplicate, client: Client) -> None:
+    inputs = rows(10)
+    parts = [list(client.batch("replicate-min/echo", inputs, shard=(k, 3))) for k in range(3)]
+    assert [sorted(r.row for r in part) for part in parts] == [[0, 3, 6, 9], [1, 4, 7], [2, 5, 8]]
+    one_prediction_per_row(fake, inputs)
+    assert parse_shard("1 / 4") == (1, 4) and parse_shard(None) == (0, 1)
+
+
+def test_rows_are_read_as_they_are_needed(fake: FakeReplicate, client: Client) -> None:
+    read = 0
+
+    def endless() -> Iterator[Dict[str, Any]]:
+        nonlocal read
+        while True:
+            read += 1
+            yield {"prompt": f"row {read}"}
+
+    with client.batch("replicate-min/echo", endless(), concurrency=2) as batch:
+        for count, _ in enumerate(batch, 1):
+            if count == 50:
+                break
+    assert read < 50 + 2 * 2 + 64 + 10  # the reader stays at most its cap ahead
+
+
+# -- rate limits ------------------------------------------------------------------------
+
+
+def test_429s_on_creates_are_waited_out_and_never_fail_a_row() -> None:
+    clock = ManualClock()
+    limit = RateLimit(creates=2, reads=1000, window=1.0)
+    inputs = rows(12)
+    with FakeReplicate(clock=clock, start_delay=0, step=0, rate_limit=limit) as fake:
+        stop = threading.Event()
+
+        def refill_after_each_429() -> None:  # the fake's window moves only when a 429 was sent
+            seen = 0
+            while not stop.wait(0.01):
+                if fake.throttled > seen:
+                    seen = fake.throttled
+                    clock.advance(1.0)
+
+        driver = threading.Thread(target=refill_after_each_429)
+        driver.start()
+        try:
+            with Client(api_token=fake.token, base_url=fake.base_url) as client:
+                batch = client.batch("replicate-min/echo", inputs, concurrency=8)
+                results = list(batch)
+        finally:
+            stop.set()
+            driver.join()
+        check_results(results, inputs)
+        one_prediction_per_row(fake, inputs)
+        assert fake.throttled >= 1 and batch.stats.throttled == fake.throttled
+        creates = [r for r in fake.requests if r.method == "POST"]
+        assert len(creates) == 12 + fake.throttled  # each 429 was tried again, nothing else was
+
+
+def test_429s_on_follow_ups_are_waited_out() -> None:
+    clock = ManualClock()
+    limit = RateLimit(creates=100, reads=1, window=1.0)
+    inputs = rows(4)
+    with FakeReplicate(clock=clock, start_delay=0, step=2, rate_limit=limit) as fake:
+        stop = threading.Event()
+
+        def time_runs() -> None:
+            while not stop.wait(0.01):
+                clock.advance(0.25)
+
+        driver = threading.Thread(target=time_runs)
+        driver.start()
+        try:
+            with Client(api_token=fake.token, base_url=fake.base_url, poll_interval=0.01) as client:
+                batch = client.batch("replicate-min/echo", inputs, wait=1, concurrency=4)
+                results = list(batch)
+        finally:
+            stop.set()
+            driver.join()
+        check_results(results, inputs)
+        one_prediction_per_row(fake, inputs)
+        assert batch.stats.throttled == fake.throttled
+
+
+def test_the_pacer_follows_the_headers() -> None:
+    pacer = Pacer()
+    assert pacer.reserve(100.0) == 0.0
+    # 10 left in a 1 s window: one every 0.1 s (the steady rate the headers show)
+    pacer.observe(201, {"ratelimit-remaining": "9", "ratelimit-reset": "1"}, b"", 100.0)
+    assert [round(pacer.reserve(100.0), 3) for _ in range(3)] == [0.0, 0.1, 0.2]
+    pacer = Pacer()
+    pacer.observe(201, {"ratelimit-remaining": "0", "ratelimit-reset": "5"}, b"", 10.0)
+    assert pacer.reserve(10.0) == 5.0  # none left: wait for the window
+    pacer = Pacer()
+    assert pacer.observe(429, {"retry-after": "2"}, b"", 0.0) == 2.0
+    assert pacer.reserve(0.5) == 1.5
+    pacer = Pacer()
+    body = b'{"detail":"Request was throttled. Expected available in 3 seconds."}'
+    assert pacer.observe(429, {}, body, 0.0) == 3.0  # no Retry-After: the body's hint
+    pacer = Pacer()
+    assert pacer.observe(429, {"ratelimit-reset": "4"}, b"{}", 0.0) == 4.0  # else the reset
+    assert Pacer().observe(429, {"retry-after": "99999"}, b"", 0.0) == 60.0  # capped
+    assert Pacer().observe(429, {"retry-after": "nan"}, b"garbage", 0.0) == 1.0
+
+
+def test_the_gate_halves_on_429_and_grows_back() -> None:
+    gate = Gate(16, cool_down=1.0)
+    gate.throttled(10.0)
+    gate.throttled(10.5)  # the same burst of 429s: one cut
+    assert gate.limit == 8
+    gate.throttled(11.0)
+    assert gate.limit == 4
+    for _ in range(20):
+        gate.clean()
+    assert gate.limit == 16
+    for _ in range(10):
+        gate.throttled(100.0 + _ * 2)
+    assert gate.limit == 1
