@@ -1,10 +1,14 @@
 """The fake server for the benchmarks, in a process of its own, with three more models.
 
-Prints ``base_url token`` on one line, then serves until its standard input closes.
+Prints ``base_url token`` on one line, then serves until its standard input closes; each line
+``stats`` on standard input is answered with one JSON line of counts. Options (all optional):
+``--latency S --step S --creates N --reads N --window S`` (a rate limit when ``--creates`` is given).
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -34,11 +38,30 @@ def timed(input: Any) -> str:
 
 
 if __name__ == "__main__":
-    fake = FakeReplicate(start_delay=0, step=0, keepalive_interval=5)
+    from replicate_min.testing import RateLimit
+
+    options = argparse.ArgumentParser()
+    options.add_argument("--latency", type=float, default=0.0)
+    options.add_argument("--step", type=float, default=0.0)
+    options.add_argument("--creates", type=int)
+    options.add_argument("--reads", type=int, default=3000)
+    options.add_argument("--window", type=float, default=1.0)
+    args = options.parse_args()
+    limit = None if args.creates is None else RateLimit(creates=args.creates, reads=args.reads, window=args.window)
+    fake = FakeReplicate(start_delay=0, step=args.step, keepalive_interval=5, latency=args.latency, rate_limit=limit)
     fake.add_model("bench/long", long)
     fake.add_model("bench/big", big)
     fake.add_model("bench/timed", timed)
     fake.start()
     print(fake.base_url, fake.token, flush=True)
-    sys.stdin.read()
+    for line in sys.stdin:
+        if line.strip() == "stats":
+            counts = fake.creates_per_input
+            stats = {
+                "requests": len(fake.requests),
+                "throttled": fake.throttled,
+                "creates": fake.creates,
+                "most_per_input": max(counts.values(), default=0),
+            }
+            print(json.dumps(stats), flush=True)
     fake.stop()

@@ -149,29 +149,50 @@ class Pacer:
 
     Pure arithmetic on the times it is given, under a lock: ``reserve(now)`` books the next
     turn and says how long to wait for it; ``observe`` reads each answer's rate headers.
+
+    The steady rate is the one the headers show: the most ``ratelimit-remaining`` seen (plus
+    one) per the longest ``ratelimit-reset`` seen, 2% slower so that a clock a little off never
+    tips the window over. Until a success has shown it, a burst of 429s shows it: the requests
+    sent before the pause less those throttled is what the window let through.
     """
 
     def __init__(self, max_wait: float = DEFAULT_MAX_RETRY_AFTER) -> None:
         self._lock = threading.Lock()
         self._next = 0.0  # the earliest time of the next turn
         self._paused_until = 0.0
+        self._pause_began = -math.inf
         self._spacing = 0.0
         self._window = 0.0
-        self._allowed = 1.0
+        self._allowed = 0.0  # 0: no success has shown the limit yet
+        self._pauses = 0  # pauses started so far: the tickets booked before one are void
+        self._sent = 0  # since the last pause ended
+        self._throttled = 0
         self.max_wait = max_wait
 
-    def reserve(self, now: float) -> float:
-        """Books the next turn for a request about to be sent; returns the seconds to wait for it."""
+    def reserve(self, now: float) -> Tuple[float, int]:
+        """Books the next turn for a request about to be sent: (seconds to wait for it, a ticket).
+        A pause that starts while the caller waits voids its ticket (see ``go``)."""
         with self._lock:
             at = max(now, self._next, self._paused_until)
             self._next = at + self._spacing
-            return at - now
+            return at - now, self._pauses
 
-    def observe(self, status: Optional[int], headers: Any, body: bytes, now: float) -> float:
-        """Reads an answer (``status`` None for a request that got none); returns the pause a 429 causes."""
+    def go(self, ticket: int, now: float) -> bool:
+        """True if the request whose turn has come may go (it is counted as sent); False if a 429
+        or an empty window paused this kind of request since ``ticket`` was booked: book again."""
         with self._lock:
-            if status is None:
-                return 0.0
+            if ticket != self._pauses:
+                return False
+            if now >= self._paused_until > 0 and self._throttled:
+                self._sent = self._throttled = 0  # a new window: count afresh
+            self._sent += 1
+            return True
+
+    def observe(self, status: int, headers: Any, body: bytes, now: float, sent: Optional[float] = None) -> float:
+        """Reads an answer's rate headers; returns the pause a 429 causes. ``sent`` is when the
+        request went (default ``now``): the window's count and reset are as of its arrival, which
+        a held create answers seconds later, while ``Retry-After`` counts from the answer."""
+        with self._lock:
             remaining = _header_number(headers, "ratelimit-remaining")
             reset = _header_number(headers, "ratelimit-reset")
             if status == 429:
@@ -180,22 +201,33 @@ class Pacer:
                     hint = _THROTTLE_HINT.search(body[:4096].decode("utf-8", "replace"))
                     wait = float(hint.group(1)) if hint else reset
                 wait = min(max(wait if wait is not None else 1.0, 0.05), self.max_wait)
-                self._paused_until = max(self._paused_until, now + wait)
+                if sent is None or sent >= self._pause_began:  # (one sent before the pause says nothing new)
+                    self._pause(now + wait, now)
+                self._throttled += 1
+                if not self._allowed:
+                    window = max(self._window, reset or 0.0, wait)
+                    self._spacing = min(window / max(self._sent - self._throttled, 1) * 1.02, self.max_wait)
                 return wait
             if remaining is not None and reset is not None:
-                # The steady rate the headers show (the most seen remaining in the longest
-                # window seen), and a wait for the window to refill when none is left.
                 self._window = max(self._window, reset)
                 self._allowed = max(self._allowed, remaining + 1)
-                self._spacing = min(self._window / self._allowed, self.max_wait)
+                self._spacing = min(self._window / self._allowed * 1.02, self.max_wait)
                 if remaining < 1:
-                    self._paused_until = max(self._paused_until, now + reset)
+                    self._pause((now if sent is None else sent) + reset, now)
             return 0.0
+
+    def _pause(self, until: float, now: float) -> None:
+        if until > self._paused_until:
+            self._paused_until = until
+            self._pause_began = now
+            self._pauses += 1
 
 
 class Gate:
-    """Predictions in flight: at most ``limit``, which halves on a 429 (once per ``cool_down``
-    seconds) and grows by one per clean answer, up to ``maximum``."""
+    """Predictions in flight: at most ``limit``, cut by a tenth on a 429 (once per ``cool_down``
+    seconds) and grown by one per clean answer, up to ``maximum``. (The pacer keeps the rate;
+    the gate keeps a throttled batch from queueing more than the API lets through. A deeper
+    cut stalls the creates until as many predictions have finished.)"""
 
     def __init__(self, maximum: int, cool_down: float = 1.0) -> None:
         self.maximum = maximum
@@ -225,7 +257,7 @@ class Gate:
         with self._cond:
             if now - self._last_cut >= self._cool_down:
                 self._last_cut = now
-                self.limit = max(1, self.limit // 2)
+                self.limit = max(1, self.limit - max(self.limit // 10, 1))
 
     def clean(self) -> None:
         with self._cond:
@@ -430,27 +462,26 @@ class Batch:
         read_timeout: Any = None,
     ) -> Any:
         """One paced attempt; returns the response (whatever its status) or None if stopped first."""
-        delay = pacer.reserve(time.monotonic())
-        if delay > 0 and self._stop.wait(delay):
-            pacer.observe(None, {}, b"", time.monotonic())
-            return None
+        while True:
+            delay, ticket = pacer.reserve(time.monotonic())
+            if delay > 0 and self._stop.wait(delay):
+                return None
+            if pacer.go(ticket, time.monotonic()):
+                break
         extra: Dict[str, Any] = {} if read_timeout is None else {"read_timeout": read_timeout}
-        try:
-            response = self._requester.send(
-                method,
-                path,
-                content=content,
-                headers=headers,
-                idempotent=method == "GET",
-                retry=_ONE_ATTEMPT,
-                **extra,
-            )
-        except BaseException:
-            pacer.observe(None, {}, b"", time.monotonic())
-            raise
+        sent = time.monotonic()
+        response = self._requester.send(
+            method,
+            path,
+            content=content,
+            headers=headers,
+            idempotent=method == "GET",
+            retry=_ONE_ATTEMPT,
+            **extra,
+        )
         with self._lock:
             self.stats.requests += 1
-        wait = pacer.observe(response.status, response.headers, response.body, time.monotonic())
+        wait = pacer.observe(response.status, response.headers, response.body, time.monotonic(), sent)
         if response.status == 429:
             self._gate.throttled(time.monotonic())
             with self._lock:

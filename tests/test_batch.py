@@ -304,16 +304,19 @@ def test_429s_on_follow_ups_are_waited_out() -> None:
 
 def test_the_pacer_follows_the_headers() -> None:
     pacer = Pacer()
-    assert pacer.reserve(100.0) == 0.0
-    # 10 left in a 1 s window: one every 0.1 s (the steady rate the headers show)
+    assert pacer.reserve(100.0)[0] == 0.0
+    # 10 in a 1 s window: one every 0.102 s (the steady rate the headers show, 2% slower)
     pacer.observe(201, {"ratelimit-remaining": "9", "ratelimit-reset": "1"}, b"", 100.0)
-    assert [round(pacer.reserve(100.0), 3) for _ in range(3)] == [0.0, 0.1, 0.2]
+    assert [round(pacer.reserve(100.0)[0], 3) for _ in range(3)] == [0.0, 0.102, 0.204]
     pacer = Pacer()
     pacer.observe(201, {"ratelimit-remaining": "0", "ratelimit-reset": "5"}, b"", 10.0)
-    assert pacer.reserve(10.0) == 5.0  # none left: wait for the window
+    assert pacer.reserve(10.0)[0] == 5.0  # none left: wait for the window
     pacer = Pacer()
+    _, ticket = pacer.reserve(0.0)
     assert pacer.observe(429, {"retry-after": "2"}, b"", 0.0) == 2.0
-    assert pacer.reserve(0.5) == 1.5
+    assert not pacer.go(ticket, 0.1)  # booked before the pause: booked again
+    delay, ticket = pacer.reserve(0.5)
+    assert delay == 1.5 and pacer.go(ticket, 2.0)
     pacer = Pacer()
     body = b'{"detail":"Request was throttled. Expected available in 3 seconds."}'
     assert pacer.observe(429, {}, body, 0.0) == 3.0  # no Retry-After: the body's hint
@@ -323,16 +326,30 @@ def test_the_pacer_follows_the_headers() -> None:
     assert Pacer().observe(429, {"retry-after": "nan"}, b"garbage", 0.0) == 1.0
 
 
-def test_the_gate_halves_on_429_and_grows_back() -> None:
-    gate = Gate(16, cool_down=1.0)
+def test_before_any_success_a_burst_of_429s_shows_the_rate() -> None:
+    pacer = Pacer()
+    for _ in range(30):  # 30 sent at once; the window let 10 through
+        assert pacer.go(pacer.reserve(0.0)[1], 0.0)
+    for _ in range(20):
+        pacer.observe(429, {"retry-after": "1", "ratelimit-reset": "1"}, b"", 0.2)
+    delays = [round(pacer.reserve(0.2)[0], 3) for _ in range(3)]
+    assert delays == [1.0, 1.102, 1.204]  # after the pause, 10 a second (2% slower)
+
+
+def test_the_gate_backs_off_on_429_and_grows_back() -> None:
+    gate = Gate(100, cool_down=1.0)
     gate.throttled(10.0)
     gate.throttled(10.5)  # the same burst of 429s: one cut
-    assert gate.limit == 8
+    assert gate.limit == 90
     gate.throttled(11.0)
-    assert gate.limit == 4
-    for _ in range(20):
+    assert gate.limit == 81
+    for _ in range(30):
         gate.clean()
-    assert gate.limit == 16
-    for _ in range(10):
-        gate.throttled(100.0 + _ * 2)
+    assert gate.limit == 100  # one more per clean answer, never past the maximum
+    for second in range(60):
+        gate.throttled(100.0 + second * 2)
     assert gate.limit == 1
+    stop = threading.Event()
+    assert gate.acquire(stop) and gate.in_use == 1
+    stop.set()
+    assert not gate.acquire(stop)  # full: a stopped batch does not wait

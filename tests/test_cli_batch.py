@@ -236,8 +236,17 @@ def test_a_journal_from_another_input_is_refused(batch_fake: FakeReplicate, tmp_
 def test_shards_as_processes_at_once_do_every_row_once(batch_fake: FakeReplicate, tmp_path: Path) -> None:
     inputs = write_rows(tmp_path / "rows.jsonl", 30)
     processes = [
-        start(batch_fake, "replicate-min/echo", "--input", "rows.jsonl", "--output", f"o{k}.jsonl", "--shard", f"{k}/3",
-              cwd=tmp_path)  # fmt: skip
+        start(
+            batch_fake,
+            "replicate-min/echo",
+            "--input",
+            "rows.jsonl",
+            "--output",
+            f"o{k}.jsonl",
+            "--shard",
+            f"{k}/3",
+            cwd=tmp_path,
+        )
         for k in range(3)
     ]
     for process in processes:

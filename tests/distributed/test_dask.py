@@ -53,3 +53,36 @@ def test_a_failed_prediction_on_a_worker_is_caught_by_its_class(cluster: Any) ->
             future.result()
         assert info.value.prediction.status == "failed"
         assert info.value.prediction.id == fake.predictions_created[-1].id
+
+
+def _shard(model: str, inputs: Any, shard: str, journal: str, token: str, base_url: str) -> Any:
+    """On a worker: one shard of a batch, with its own journal; returns (row, id, output) per row."""
+    with replicate_min.Client(api_token=token, base_url=base_url, poll_interval=0.01) as client:
+        with client.batch(model, inputs, shard=shard, journal=journal, concurrency=4) as batch:
+            return [(result.row, result.id, result.output) for result in batch]
+
+
+def test_a_batch_split_in_shards_over_a_local_cluster_does_every_row_once(cluster: Any, tmp_path: Any) -> None:
+    from replicate_min.testing import input_key
+
+    inputs = [{"prompt": f"row {i}"} for i in range(90)]
+    with FakeReplicate(start_delay=0, step=0) as fake:
+        futures = [
+            cluster.submit(
+                _shard,
+                "replicate-min/echo",
+                inputs,
+                f"{k}/3",
+                str(tmp_path / f"shard-{k}.journal"),
+                token=fake.token,
+                base_url=fake.base_url,
+                pure=False,
+            )
+            for k in range(3)
+        ]
+        parts = cluster.gather(futures)
+        rows = sorted(row for part in parts for row, _, _ in part)
+        assert rows == list(range(90))
+        assert all(output == f"row {row}" for part in parts for row, _, output in part)
+        assert [fake.creates_per_input[input_key(row)] for row in inputs] == [1] * 90
+        assert [{row % 3 for row, _, _ in part} for part in parts] == [{0}, {1}, {2}]
