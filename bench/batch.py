@@ -149,7 +149,7 @@ def main() -> None:
         line.format(
             "Client.batch",
             f"{ours['seconds']:.1f}",
-            f"{ours['seconds'] / ideal:.2f}x",
+            f"{ours['seconds'] / ideal:.2f}x" if ideal else "-",
             f"{ours['requests'] / rows:.2f}",
             ours["throttled"],
             ours["failed"],
@@ -157,7 +157,9 @@ def main() -> None:
         )
     )
     if args.only_batch:
-        print(f"\npeak RSS {ours['rss_mb']:.1f} MB, journal {ours['journal_mb']:.1f} MB for {rows} rows")
+        rate = rows / ours["seconds"]
+        print(f"\npeak RSS {ours['rss_mb']:.1f} MB, journal {ours['journal_mb']:.1f} MB", end="")
+        print(f" for {rows} rows ({rate:.0f} rows/s)")
         return
     pythons = [("asyncio.gather(async_run), ours", sys.executable, "replicate_min")]
     if args.official:

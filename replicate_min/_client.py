@@ -56,12 +56,23 @@ from ._streaming import AsyncEventStream, EventStream
 from ._urls import url_problem
 
 if TYPE_CHECKING:  # made on first use: most programs never ask for these namespaces
-    from ._batch import Batch
+    from . import _batch
     from ._deployments import Deployments, Models
     from ._files import Files
     from ._webhooks import Webhooks
 
 T = TypeVar("T")
+
+if not TYPE_CHECKING:
+
+    class _Deferred:
+        """``_batch`` for ``typing.get_type_hints`` on ``Client.batch``: the module loads when a
+        hint is resolved, not with the client (a batch brings threads, sqlite3 and the journal)."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(__import__(f"{__package__}._batch", fromlist=["_"]), name)
+
+    _batch = _Deferred()
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -411,7 +422,7 @@ class Client:
         cancel_after: Union[str, int, float, None] = None,
         cancel_on_exit: bool = False,
         lookback: float = DEFAULT_BATCH_LOOKBACK,
-    ) -> Batch:
+    ) -> _batch.Batch:
         """Runs ``ref`` (as ``run`` takes it), or ``deployment``, once per input: an iterator of
         ``BatchResult`` (``row``, ``id``, ``status``, ``output``, ``error``, ``metrics``) in
         completion order, one per row, that survives being killed and run again.
@@ -662,6 +673,6 @@ def async_stream(
     return get_default_client().async_stream(**_arguments("stream", locals()))
 
 
-def batch(ref: Any = None, inputs: Iterable[Dict[str, Any]] = (), **options: Any) -> Batch:
+def batch(ref: Any = None, inputs: Iterable[Dict[str, Any]] = (), **options: Any) -> _batch.Batch:
     """``default_client.batch(...)``: runs a model once per input, resumably. See ``Client.batch``."""
     return get_default_client().batch(ref, inputs, **options)

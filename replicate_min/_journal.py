@@ -8,18 +8,21 @@ predictions before it is created again (``_batch.reconcile``).
 
 WAL mode with ``synchronous=NORMAL``: a committed step survives the process being killed
 (SIGKILL); a power cut may lose the last steps, which the reconciliation then repairs.
-``sqlite3`` is imported here only, so ``import replicate_min`` does not load it.
+``sqlite3`` is imported here only, when a journal is opened, so neither ``import replicate_min``
+nor a ``Client`` loads it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import threading
-from typing import Any, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Iterator, List, Optional, Tuple
 
 from ._exceptions import BatchError, JournalMismatchError
+
+if TYPE_CHECKING:
+    import sqlite3
 
 __all__ = ["Journal", "Row", "input_hash"]
 
@@ -82,8 +85,11 @@ class Journal:
     """
 
     def __init__(self, path: str) -> None:
+        import sqlite3  # here, not at the top: a client that never runs a batch never loads it
+
         self.path = path
         self._lock = threading.Lock()
+        self._db: sqlite3.Connection
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")

@@ -72,7 +72,7 @@ def test_import_loads_no_network_or_asyncio_modules() -> None:
         sys.path.insert(0, {str(PACKAGE.parent)!r})
         import replicate_min
         replicate_min.Client(api_token="r8_x")
-        heavy = ("urllib.request", "http.client", "ssl", "asyncio", "socket", "logging")
+        heavy = ("urllib.request", "http.client", "ssl", "asyncio", "socket", "logging", "sqlite3")
         print(",".join(name for name in heavy if name in sys.modules))
         """
     )
@@ -97,6 +97,7 @@ def test_a_vendored_copy_works_inside_another_package(tmp_path: Path) -> None:
             prediction = client.predictions.create(model="replicate-min/echo", input={"prompt": "vendored"})
             prediction.wait()
             print(prediction.output)
+            assert [r.output for r in client.batch("replicate-min/echo", [{"prompt": "vendored"}])] == ["vendored"]
         """
     )
     result = subprocess.run(
