@@ -13,7 +13,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 from types import GeneratorType
-from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Generator, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Generator, List, Optional, Tuple, Union
 
 from ._exceptions import ValidationError, excerpt
 from ._requester import Cancel, Requester, decode_json, default_requester, encode_json
@@ -226,6 +226,8 @@ class File:
 
     @classmethod
     def from_json(cls, data: Any) -> File:
+        """A file from the server's JSON, each field checked (the server is not trusted: a name is
+        any text, never a path to write to)."""
         if not isinstance(data, dict):
             raise ValidationError(f"a file must be a JSON object, got {excerpt(data)}", value=data)
         if not isinstance(data.get("id"), str):
@@ -234,7 +236,26 @@ class File:
         if not isinstance(urls, dict) or not isinstance(urls.get("get"), str):
             raise ValidationError(f"file field 'urls' must hold a 'get' URL, got {excerpt(urls)}", field="urls")
         known = {name: data[name] for name in cls.__dataclass_fields__ if name in data and data[name] is not None}
+        for name, kind in _FILE_FIELDS.items():
+            value = known.get(name)
+            if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+                raise ValidationError(
+                    f"file field {name!r} must be {_KIND_NAMES[kind]}, got {excerpt(value)}", field=name, value=value
+                )
         return cls(**known)
+
+
+_FILE_FIELDS: Dict[str, type] = {
+    "name": str,
+    "content_type": str,
+    "size": int,
+    "etag": str,
+    "checksums": dict,
+    "metadata": dict,
+    "created_at": str,
+    "expires_at": str,
+}
+_KIND_NAMES = {str: "a string", int: "a whole number", dict: "an object"}
 
 
 class Files:
@@ -254,8 +275,15 @@ class Files:
         content_type: Optional[str] = None,
         metadata: Optional[Dict[str, Any]] = None,
     ) -> File:
-        """Uploads ``file`` (a path, a binary file or bytes) and returns the stored file."""
-        if not _is_file(file) or isinstance(file, str):
+        """Uploads ``file`` (a path as ``str`` or ``Path``, a binary file, or bytes) and returns the
+        stored file. The name sent is ``filename``, else the path's or the file's name."""
+        if isinstance(file, str):
+            from pathlib import Path
+
+            if not file:
+                raise ValueError("file must be a path, got an empty string")
+            file = Path(file)
+        if not _is_file(file):
             raise TypeError(f"file must be a path, a binary file or bytes, got {excerpt(file)}")
         data, name = _read(file)
         name = filename or name
@@ -280,9 +308,18 @@ class Files:
         """Fetches a file's description."""
         return File.from_json(self._requester.request("GET", f"/v1/files/{path_segment(_check_id(id))}"))
 
-    def delete(self, id: str) -> None:
-        """Deletes a file."""
+    def list(self) -> List[File]:
+        """Your files, the first page of them (as the official client returns them: a list)."""
+        page = self._requester.request("GET", "/v1/files")
+        results = page.get("results") if isinstance(page, dict) else None
+        if not isinstance(results, list):
+            raise ValidationError(f"a page of files must hold a 'results' list, got {excerpt(page)}", field="results")
+        return [File.from_json(item) for item in results]
+
+    def delete(self, id: str) -> bool:
+        """Deletes a file; True once it is gone (``NotFound`` if there was no such file)."""
         self._requester.request("DELETE", f"/v1/files/{path_segment(_check_id(id))}")
+        return True
 
     async def async_create(
         self,
@@ -301,9 +338,13 @@ class Files:
         """Async ``get``."""
         return await self._requester.run_async(self.get, id)
 
-    async def async_delete(self, id: str) -> None:
+    async def async_list(self) -> List[File]:
+        """Async ``list``."""
+        return await self._requester.run_async(self.list)
+
+    async def async_delete(self, id: str) -> bool:
         """Async ``delete``."""
-        await self._requester.run_async(self.delete, id)
+        return await self._requester.run_async(self.delete, id)
 
 
 def _check_id(id: Any) -> str:

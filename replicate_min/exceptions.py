@@ -14,6 +14,8 @@
     ├── ValidationError                 the server sent a body this client cannot accept
     ├── StreamError                     a server-sent event stream broke or reported an error
     │                                   (also a ``RuntimeError``, as the official client's is)
+    ├── BatchError                      a batch refused a row (named) (also a ``ValueError``)
+    │   └── JournalMismatchError        the batch journal is another batch's, or not a journal
     └── WebhookError                    a webhook could not be verified (also a ``ValueError``)
         ├── MissingWebhookHeaderError   a ``webhook-*`` header is missing
         ├── MissingWebhookBodyError     the body was not given

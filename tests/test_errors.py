@@ -159,6 +159,8 @@ def _examples() -> list[ReplicateException]:
         e.WaitTimeoutError("late", Prediction(id="p3", status="processing")),
         e.ValidationError("bad body", field="id", value=".."),
         e.StreamError("broke", detail="oom"),
+        e.BatchError("row 3: not an object"),
+        e.JournalMismatchError("another batch's journal"),
         e.WebhookError("no"),
         e.MissingWebhookHeaderError("no header"),
         e.MissingWebhookBodyError("no body"),

@@ -7,7 +7,7 @@ import base64
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Dict
 
 import pytest
 
@@ -97,11 +97,47 @@ def test_files_namespace_create_get_delete(client: Client, fake: FakeReplicate) 
     assert asyncio.run(main()) == "a.bin"
 
 
-def test_files_namespace_refuses_bad_arguments(client: Client) -> None:
-    with pytest.raises(TypeError):
-        client.files.create("not a file")
+def test_files_namespace_refuses_bad_arguments(client: Client, fake: FakeReplicate) -> None:
+    with pytest.raises(ValueError, match="input file 'no such file' cannot be read: No such file"):
+        client.files.create("no such file")  # a str is a path, as in the official client
+    with pytest.raises(ValueError, match="empty string"):
+        client.files.create("")
+    with pytest.raises(TypeError, match="file must be a path, a binary file or bytes"):
+        client.files.create(42)
     with pytest.raises(TypeError):
         client.files.get("")
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": ["../etc/passwd"]}, "name"),
+        ({"size": "9"}, "size"),
+        ({"size": True}, "size"),
+        ({"metadata": "x"}, "metadata"),
+        ({"checksums": [1]}, "checksums"),
+        ({"created_at": 5}, "created_at"),
+    ],
+)
+def test_a_file_from_the_server_is_checked_field_by_field(body: Dict[str, Any], field: str) -> None:
+    from replicate_min import ValidationError
+    from replicate_min._files import File
+
+    with pytest.raises(ValidationError) as info:
+        File.from_json({"id": "f1", "urls": {"get": "https://api.replicate.com/v1/files/f1"}, **body})
+    assert info.value.field == field
+
+
+def test_files_list_gives_the_first_page_as_a_list(client: Client, fake: FakeReplicate) -> None:
+    first = client.files.create(b"1", filename="one.txt")
+    second = client.files.create(b"2", filename="two.txt")
+    assert [f.id for f in client.files.list()] == [second.id, first.id]  # newest first
+    fake.fail_next(status=200, body={"results": "nope"}, method="GET", path="/v1/files")
+    from replicate_min import ValidationError
+
+    with pytest.raises(ValidationError, match="'results' list"):
+        client.files.list()
 
 
 def test_multipart_body_is_well_formed() -> None:

@@ -476,6 +476,10 @@ class Handler(BaseHTTPRequestHandler):
         fake = self.fake
         if not rest and method == "POST":
             return self._upload(self.headers.get("Content-Type", ""), self._raw)
+        if not rest and method == "GET":  # newest first, one page (the official client reads only the first)
+            with fake._cond:
+                files = [{k: v for k, v in record.items() if k != "data"} for record in reversed(fake.files.values())]
+            return 200, {"next": None, "previous": None, "results": files}, {}
         with fake._cond:
             record = fake.files.get(rest[0]) if rest else None
         if record is None:

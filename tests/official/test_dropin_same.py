@@ -461,3 +461,34 @@ def test_latest_version_and_the_async_twins(replicate: ModuleType, fake: FakeRep
         return str(version.id)
 
     assert asyncio.run(main()) == fake.version_of(ECHO)
+
+
+# -- issue 20.3: the files namespace as the official tests call it -------------------------
+
+
+@CLIENTS
+def test_files_create_from_a_str_path_list_get_delete(
+    replicate: ModuleType, fake: FakeReplicate, tmp_path: Path
+) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"file body")
+    client = client_of(replicate, fake)
+    created = client.files.create(str(path), metadata={"purpose": "test"})
+    assert (created.name, created.size, created.content_type) == ("notes.txt", 9, "text/plain")
+    assert created.metadata == {"purpose": "test"}
+    listed = client.files.list()
+    assert isinstance(listed, list) and [f.id for f in listed] == [created.id]
+    assert client.files.get(created.id).id == created.id
+    assert client.files.delete(created.id) is True
+    assert client.files.list() == []
+
+    async def main() -> List[Any]:
+        made = await client.files.async_create(path)
+        listed = await client.files.async_list()
+        gone = await client.files.async_delete(made.id)
+        return [listed[0].name, gone]
+
+    try:
+        assert asyncio.run(main()) == ["notes.txt", True]
+    finally:
+        getattr(client, "close", lambda: None)()
