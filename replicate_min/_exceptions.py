@@ -200,8 +200,14 @@ class WebhookError(ReplicateException, ValueError):
     """A webhook could not be verified. Catch this to reject the request.
 
     It is also a ``ValueError``, as the official client's webhook errors are, so an
-    ``except ValueError`` written for that client catches it.
+    ``except ValueError`` written for that client catches it. The message is the official
+    client's for the same failure (endpoints return ``str(e)`` to their callers); ``detail``
+    says more (which header, how old), and never holds the secret.
     """
+
+    def __init__(self, message: str, *, detail: Optional[str] = None) -> None:
+        self.detail = detail if detail is not None else message
+        super().__init__(message)
 
 
 #: The official client's name for the base class (``replicate.webhook.WebhookValidationError``).

@@ -67,23 +67,26 @@ _MAX_TIMESTAMP_DIGITS = 20
 
 _HEADER_NAMES = ("webhook-id", "webhook-timestamp", "webhook-signature")
 
+#: The official client's message for a bad secret; it appends the secret, which we never show.
+_BAD_KEY = "Invalid secret key format"
+
 
 def _key(secret: Union[str, WebhookSigningSecret, Any]) -> bytes:
     import base64
     import binascii
 
     if secret is None:
-        raise InvalidSecretKeyError("no webhook signing secret was given")
+        raise InvalidSecretKeyError("Missing webhook signing secret", detail="no webhook signing secret was given")
     key = getattr(secret, "key", secret)
     if not isinstance(key, str) or not key.startswith("whsec_"):
-        raise InvalidSecretKeyError("the webhook secret must be a string starting with 'whsec_'")
+        raise InvalidSecretKeyError(_BAD_KEY, detail="the webhook secret must be a string starting with 'whsec_'")
     try:
         decoded = base64.b64decode(key[len("whsec_") :], validate=True)
     except (binascii.Error, ValueError):
-        raise InvalidSecretKeyError("the webhook secret after 'whsec_' is not valid base64") from None
+        raise InvalidSecretKeyError(_BAD_KEY, detail="the webhook secret after 'whsec_' is not valid base64") from None
     if not decoded:
         # An empty HMAC key is a key everybody knows: anyone could sign a forged webhook.
-        raise InvalidSecretKeyError("the webhook secret is empty after 'whsec_'")
+        raise InvalidSecretKeyError(_BAD_KEY, detail="the webhook secret is empty after 'whsec_'")
     return decoded
 
 
@@ -145,7 +148,7 @@ def _not_headers(headers: object) -> TypeError:
 def _webhook_headers(headers: Any) -> Dict[str, str]:
     """The three webhook headers from a mapping (any case) or from ``(name, value)`` pairs."""
     if not headers:
-        raise MissingWebhookHeaderError("the webhook request has no headers")
+        raise MissingWebhookHeaderError("Missing webhook headers", detail="the webhook request has no headers")
     items = getattr(headers, "items", None)
     source: Any = items() if callable(items) else headers
     try:
@@ -166,7 +169,9 @@ def _webhook_headers(headers: Any) -> Dict[str, str]:
             found[name.lower()] = text
     for name in _HEADER_NAMES:
         if name not in found:
-            raise MissingWebhookHeaderError(f"the webhook request has no {name!r} header")
+            raise MissingWebhookHeaderError(
+                f"Missing webhook {name[len('webhook-') :]}", detail=f"the webhook request has no {name!r} header"
+            )
         if name != "webhook-timestamp" and len(found[name]) > MAX_HEADER_LENGTH:
             raise InvalidSignatureError(
                 f"the {name!r} header is {len(found[name])} characters long, over the {MAX_HEADER_LENGTH} limit"
@@ -245,7 +250,7 @@ def validate(
     if request is not None:
         body = _request_body(request)
     if body is None or (isinstance(body, (bytes, bytearray, memoryview, str)) and not len(body)):
-        raise MissingWebhookBodyError("the webhook body is missing")
+        raise MissingWebhookBodyError("Missing webhook body", detail="the webhook body is missing")
     if not isinstance(body, (bytes, bytearray, memoryview, str)):
         raise TypeError(f"body must be the raw request body as bytes or text, got {type(body).__name__}")
     stamp = values["webhook-timestamp"]
@@ -256,7 +261,8 @@ def validate(
         if abs(skew) > limit:
             direction = "old" if skew > 0 else "in the future"
             raise InvalidTimestampError(
-                f"the webhook timestamp is {abs(skew):.0f} s {direction}, over the {limit:g} s tolerance"
+                f"Webhook timestamp is outside the allowed tolerance of {tolerance} seconds",
+                detail=f"the webhook timestamp is {abs(skew):.0f} s {direction}, over the {limit:g} s tolerance",
             )
     import hmac
 
@@ -264,10 +270,15 @@ def validate(
         expected = _digest(key, values["webhook-id"], stamp, _utf8(body) if isinstance(body, str) else bytes(body))
     except UnicodeEncodeError:  # a lone surrogate: text no sender could have signed
         raise InvalidSignatureError("the webhook-id or body is not valid text") from None
-    for entry in values["webhook-signature"].split():
+    entries = values["webhook-signature"].split()
+    for entry in entries:
         if entry.isascii() and hmac.compare_digest(entry, expected):
             return True
-    raise InvalidSignatureError("no webhook signature matches the body")
+    malformed = next((entry for entry in entries if "," not in entry), None)
+    if malformed is not None:  # the official client's words, the entry cut and escaped
+        shown = malformed if len(malformed) <= 100 and malformed.isprintable() else excerpt(malformed, 100)
+        raise InvalidSignatureError(f"Invalid signature format: {shown}", detail="a signature is not 'v1,<base64>'")
+    raise InvalidSignatureError("Webhook signature is invalid", detail="no webhook signature matches the body")
 
 
 class _DefaultWebhook:

@@ -91,6 +91,27 @@ def test_webhook_validation(replicate: ModuleType, case: str) -> None:
     assert verdict(replicate, **arguments) == expected
 
 
+def message(replicate: ModuleType, **arguments: Any) -> str:
+    """What an endpoint that returns ``str(e)`` sends back for a rejected webhook."""
+    webhook = importlib.import_module(f"{replicate.__name__}.webhook")
+    secret = arguments.get("secret", SECRET)
+    arguments["secret"] = webhook.WebhookSigningSecret(key=secret)
+    with pytest.raises(ValueError) as info:
+        replicate.webhooks.validate(**arguments)
+    return str(info.value)
+
+
+@pytest.mark.parametrize("case", [case for case, (_, expected) in WEBHOOK_CASES.items() if expected != "valid"])
+def test_webhook_error_messages_are_the_official_ones(case: str) -> None:
+    arguments, _ = WEBHOOK_CASES[case]
+    assert message(replicate_min, **arguments) == message(official, **arguments)
+
+
+def test_a_malformed_signature_is_named_as_the_official_client_names_it() -> None:
+    arguments = {"headers": {**FRESH, "webhook-signature": "nocomma"}, "body": BODY}
+    assert message(replicate_min, **arguments) == message(official, **arguments) == "Invalid signature format: nocomma"
+
+
 @CLIENTS
 def test_a_non_numeric_timestamp_is_caught_by_except_value_error(replicate: ModuleType) -> None:
     # The official client lets int()'s own ValueError out; replicate_min raises InvalidTimestampError,
