@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Deque, Dict, Iterable, List, Optional, Tuple, Union
 
 from ._create import WAIT_MARGIN, CreateRequest
-from ._defaults import DEFAULT_BATCH_CONCURRENCY, DEFAULT_BATCH_LOOKBACK, DEFAULT_MAX_RETRY_AFTER
+from ._defaults import DEFAULT_MAX_RETRY_AFTER
 from ._exceptions import APIConnectionError, BatchError, ReplicateError, excerpt
 from ._journal import Journal, Row, input_hash
 from ._prediction import Prediction, is_terminal
@@ -813,22 +813,14 @@ class Batch:
                         self._follow[prediction.id] = _Follow(index, sent_at, self.stats.created, gated=False)
 
 
-def batch(
-    requester: Requester,
-    ref: Any,
-    inputs: Iterable[Dict[str, Any]],
-    *,
-    deployment: Optional[str] = None,
-    journal: Union[str, os.PathLike[str], Journal, None] = None,
-    concurrency: int = DEFAULT_BATCH_CONCURRENCY,
-    shard: Union[str, Tuple[int, int], None] = None,
-    wait: Union[bool, int] = True,
-    cancel_after: Union[str, int, float, None] = None,
-    cancel_on_exit: bool = False,
-    lookback: float = DEFAULT_BATCH_LOOKBACK,
-) -> Batch:
-    """Checks the arguments and makes the :class:`Batch` (see ``Client.batch``)."""
+def batch(requester: Requester, ref: Any, inputs: Iterable[Dict[str, Any]], **options: Any) -> Batch:
+    """Checks the arguments and makes the :class:`Batch`. ``options`` are ``Client.batch``'s
+    keywords, all of them (its signature holds their types and defaults, named once)."""
     from ._create import parse_ref
+
+    deployment, journal, concurrency, lookback = (
+        options[k] for k in ("deployment", "journal", "concurrency", "lookback")
+    )
 
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 1 <= concurrency <= 1024:
         raise ValueError(f"concurrency must be a whole number from 1 to 1024, got {excerpt(concurrency)}")
@@ -841,8 +833,8 @@ def batch(
         version=target.get("version"),
         model=target.get("model"),
         deployment=target.get("deployment"),
-        wait=wait,
-        cancel_after=cancel_after,
+        wait=options["wait"],
+        cancel_after=options["cancel_after"],
     )
     if template.hold is None:
         raise ValueError("a batch holds its creates: wait must be True or seconds from 1 to 60")
@@ -854,7 +846,7 @@ def batch(
         iter(inputs),
         journal=journal,
         concurrency=concurrency,
-        shard=parse_shard(shard),
-        cancel_on_exit=cancel_on_exit,
+        shard=parse_shard(options["shard"]),
+        cancel_on_exit=bool(options["cancel_on_exit"]),
         lookback=float(lookback),
     )

@@ -449,21 +449,11 @@ class Client:
         the journal's, ``JournalMismatchError`` for another batch's journal, ``ReplicateError``
         when the API refuses the whole batch (401, 402, 403, 404).
         """
+        options = dict(locals())
+        del options["self"], options["ref"], options["inputs"]
         from ._batch import batch
 
-        return batch(
-            self.requester,
-            ref,
-            inputs,
-            deployment=deployment,
-            journal=journal,
-            concurrency=concurrency,
-            shard=shard,
-            wait=wait,
-            cancel_after=cancel_after,
-            cancel_on_exit=cancel_on_exit,
-            lookback=lookback,
-        )
+        return batch(self.requester, ref, inputs, **options)
 
     def stream(
         self,

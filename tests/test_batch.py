@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
 
@@ -247,29 +248,39 @@ def test_rows_are_read_as_they_are_needed(fake: FakeReplicate, client: Client) -
 # -- rate limits ------------------------------------------------------------------------
 
 
+@contextmanager
+def driving(tick: Callable[[], None]) -> Iterator[None]:
+    """Calls ``tick`` every 10 ms on another thread (it moves a ManualClock) while the block runs."""
+    stop = threading.Event()
+
+    def drive() -> None:
+        while not stop.wait(0.01):
+            tick()
+
+    driver = threading.Thread(target=drive)
+    driver.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        driver.join()
+
+
 def test_429s_on_creates_are_waited_out_and_never_fail_a_row() -> None:
     clock = ManualClock()
     limit = RateLimit(creates=2, reads=1000, window=1.0)
     inputs = rows(12)
     with FakeReplicate(clock=clock, start_delay=0, step=0, rate_limit=limit) as fake:
-        stop = threading.Event()
+        seen = [0]
 
         def refill_after_each_429() -> None:  # the fake's window moves only when a 429 was sent
-            seen = 0
-            while not stop.wait(0.01):
-                if fake.throttled > seen:
-                    seen = fake.throttled
-                    clock.advance(1.0)
+            if fake.throttled > seen[0]:
+                seen[0] = fake.throttled
+                clock.advance(1.0)
 
-        driver = threading.Thread(target=refill_after_each_429)
-        driver.start()
-        try:
-            with Client(api_token=fake.token, base_url=fake.base_url) as client:
-                batch = client.batch("replicate-min/echo", inputs, concurrency=8)
-                results = list(batch)
-        finally:
-            stop.set()
-            driver.join()
+        with driving(refill_after_each_429), Client(api_token=fake.token, base_url=fake.base_url) as client:
+            batch = client.batch("replicate-min/echo", inputs, concurrency=8)
+            results = list(batch)
         check_results(results, inputs)
         one_prediction_per_row(fake, inputs)
         assert fake.throttled >= 1 and batch.stats.throttled == fake.throttled
@@ -282,21 +293,10 @@ def test_429s_on_follow_ups_are_waited_out() -> None:
     limit = RateLimit(creates=100, reads=1, window=1.0)
     inputs = rows(4)
     with FakeReplicate(clock=clock, start_delay=0, step=2, rate_limit=limit) as fake:
-        stop = threading.Event()
-
-        def time_runs() -> None:
-            while not stop.wait(0.01):
-                clock.advance(0.25)
-
-        driver = threading.Thread(target=time_runs)
-        driver.start()
-        try:
+        with driving(lambda: clock.advance(0.25)):
             with Client(api_token=fake.token, base_url=fake.base_url, poll_interval=0.01) as client:
                 batch = client.batch("replicate-min/echo", inputs, wait=1, concurrency=4)
                 results = list(batch)
-        finally:
-            stop.set()
-            driver.join()
         check_results(results, inputs)
         one_prediction_per_row(fake, inputs)
         assert batch.stats.throttled == fake.throttled
