@@ -33,11 +33,11 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import Any, Deque, Dict, Iterable, List, Optional, Tuple, Union
+from typing import Any, Deque, Dict, Iterable, List, Optional, Set, Tuple, Union
 
 from ._create import WAIT_MARGIN, CreateRequest
 from ._defaults import DEFAULT_MAX_RETRY_AFTER
-from ._exceptions import APIConnectionError, BatchError, ReplicateError, excerpt
+from ._exceptions import APIConnectionError, BatchError, ReplicateError, ValidationError, excerpt
 from ._journal import Journal, Row, input_hash
 from ._prediction import Prediction, is_terminal
 from ._requester import Requester, decode_json, encode_json, error_from_response
@@ -52,6 +52,10 @@ _ONE_ATTEMPT = RetryPolicy(max_retries=0)
 _FATAL = frozenset({401, 402, 403, 404})
 _THROTTLE_HINT = re.compile(r"available in ~?(\d{1,5}(?:\.\d+)?)\s*s", re.IGNORECASE)
 _PAGE = 100  # predictions per list page, until a sweep shows otherwise
+_MAX_PAGES = 1000  # a listing longer than this is a server looping its cursors
+#: Seconds a create whose answer was lost is left before it is looked for: a request still on its way
+#: to the API (or queued there) would otherwise be created after the search found nothing.
+_SETTLE = 5.0
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,7 @@ class Pacer:
         self._spacing = 0.0
         self._window = 0.0
         self._allowed = 0.0  # 0: no success has shown the limit yet
+        self._last_remaining = math.inf
         self._pauses = 0  # pauses started so far: the tickets booked before one are void
         self._sent = 0  # since the last pause ended
         self._throttled = 0
@@ -209,7 +214,13 @@ class Pacer:
                     self._spacing = min(window / max(self._sent - self._throttled, 1) * 1.02, self.max_wait)
                 return wait
             if remaining is not None and reset is not None:
-                self._window = max(self._window, reset)
+                reset = min(reset, self.max_wait)  # a lying header pauses no longer than a Retry-After may
+                if remaining > self._last_remaining:  # the window refilled: it shows its length afresh
+                    self._window = reset
+                    self._next = min(self._next, now)
+                else:
+                    self._window = max(self._window, reset)
+                self._last_remaining = remaining
                 self._allowed = max(self._allowed, remaining + 1)
                 self._spacing = min(self._window / self._allowed * 1.02, self.max_wait)
                 if remaining < 1:
@@ -328,6 +339,7 @@ class Batch:
         self._work: Deque[Tuple[int, Dict[str, Any], str]] = deque()
         self._uncertain: Deque[Tuple[float, int, Dict[str, Any], str, float]] = deque()
         self._follow: Dict[str, _Follow] = {}
+        self._sending: List[str] = []  # input digests of the creates awaiting their answer
         self._results: Deque[Any] = deque()
         self._outstanding = 0
         self._cap = 2 * concurrency + 64  # rows read but not yet delivered, at most
@@ -421,6 +433,10 @@ class Batch:
         self._started = True
         sending = self.journal.rows_in("sending")
         if sending:
+            # a create sent just before a kill may still be on its way: give it time to land first
+            settle = max(row.sent_at or 0.0 for row in sending) + _SETTLE - time.time()
+            if settle > 0:
+                self._stop.wait(min(settle, _SETTLE))
             matched, unmatched = self._reconcile(sending)
             for row in unmatched:
                 self.journal.forget(row.index)
@@ -521,7 +537,9 @@ class Batch:
         if template.model is not None:
             return bool(prediction.model == template.model)
         deployment = getattr(prediction, "deployment", None)
-        return deployment is None or bool(deployment == template.deployment)
+        if deployment is None:
+            deployment = (prediction.extra or {}).get("deployment") if hasattr(prediction, "extra") else None
+        return bool(deployment == template.deployment)
 
     def _reconcile(self, rows: List[Row]) -> Tuple[List[Tuple[Row, Prediction]], List[Row]]:
         """Finds the predictions ``rows`` (left ``sending``) may have created: listed since the
@@ -533,10 +551,13 @@ class Batch:
         since = min(row.sent_at or 0.0 for row in rows) - self._lookback
         path: Optional[str] = f"/v1/predictions?created_after={_iso(since)}"
         matched: List[Tuple[Row, Prediction]] = []
-        followed = set()
+        followed: Set[str] = set()
         while path is not None and any(wanted.values()):
-            if path in followed:
-                break  # a server that loops its cursors
+            if path in followed or len(followed) >= _MAX_PAGES:
+                raise ValidationError(
+                    f"the predictions list did not end after {len(followed)} pages: refusing to guess which rows"
+                    " were created (a server that loops its cursors?)"
+                )
             followed.add(path)
             page = self._get_json(path)
             if page is None:
@@ -661,11 +682,14 @@ class Batch:
                 return
             sent_at = time.time()
             self.journal.sending(index, digest, sent_at)
+            with self._lock:
+                self._sending.append(digest)
             try:
                 response = self._send(
                     self._creates, "POST", request.path, content=content, headers=headers, read_timeout=read_timeout
                 )
             except APIConnectionError as exc:
+                self._unsending(digest)
                 self._gate.release()
                 if exc.sent:  # it may have been created: look for it before creating again
                     with self._lock:
@@ -678,6 +702,7 @@ class Batch:
                 if self._stop.wait(min(settings.retry_backoff * 2**attempt, 8.0)):
                     return
                 continue
+            self._unsending(digest)
             if response is None:  # stopped while waiting for its turn: nothing was sent
                 self._gate.release()
                 self.journal.forget(index)
@@ -712,8 +737,18 @@ class Batch:
             self._created(index, prediction, sent_at)
             return
 
+    def _unsending(self, digest: str) -> None:
+        with self._lock:
+            self._sending.remove(digest)
+
     def _created(self, index: int, prediction: Prediction, sent_at: float) -> None:
-        self.journal.created(index, prediction.id)
+        if not self.journal.created(index, prediction.id):
+            raise ValidationError(
+                f"the API answered row {index}'s create with prediction {prediction.id!r}, which another row"
+                " already holds: refusing to give two rows one prediction",
+                field="id",
+                value=prediction.id,
+            )
         self._gate.clean()
         with self._lock:
             self.stats.created += 1
@@ -769,16 +804,16 @@ class Batch:
         since = min(item.sent_at or 0.0 for item in following.values()) - self._lookback
         path: Optional[str] = f"/v1/predictions?created_after={_iso(since)}"
         unseen = set(following)
-        followed = set()
+        followed: Set[str] = set()
         while path is not None and unseen and not self._stop.is_set():
-            if path in followed:
-                return
+            if path in followed or len(followed) >= _MAX_PAGES:
+                return  # a looping listing: the rest are followed by GET
             followed.add(path)
             page = self._get_json(path)
             results = page.get("results") if isinstance(page, dict) else None
             for data in results if isinstance(results, list) else []:
                 ident = data.get("id") if isinstance(data, dict) else None
-                if ident in unseen:
+                if isinstance(ident, str) and ident in unseen:
                     unseen.discard(ident)
                     if data.get("status") == "succeeded" and "output" not in data:
                         continue  # a listing without outputs: a GET fetches it next round
@@ -790,7 +825,10 @@ class Batch:
         """Rows whose create may have reached the API, a second after: claimed if found, else created again."""
         with self._lock:
             ready = []
-            while self._uncertain and time.monotonic() - self._uncertain[0][0] >= 1.0:
+            in_flight = set(self._sending)
+            while self._uncertain and time.monotonic() - self._uncertain[0][0] >= _SETTLE:
+                if self._uncertain[0][3] in in_flight:
+                    break  # a twin with the same input is being created: its prediction is not this row's
                 ready.append(self._uncertain.popleft())
         if not ready:
             return
@@ -804,8 +842,9 @@ class Batch:
                 with self._lock:
                     self._work.appendleft((index, input, digest))
                     self._lock.notify_all()
+            elif not self.journal.created(index, prediction.id):
+                raise ValidationError(f"prediction {prediction.id!r} was claimed twice", field="id")
             else:
-                self.journal.created(index, prediction.id)
                 with self._lock:
                     if is_terminal(str(prediction.status)):
                         self._finish_locked(BatchResult.of(index, prediction))

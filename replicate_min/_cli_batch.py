@@ -59,11 +59,23 @@ def _csv_value(header: str, text: str, where: str) -> Tuple[str, Any]:
     return header, text
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text[:40]} is too large for a JSON number")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def read_rows(path: Path) -> Iterator[Dict[str, Any]]:
     """The rows of a ``.jsonl`` or ``.csv`` file, one by one; ``CLIError`` (code 2) names a bad line."""
     name = escape(str(path))
     try:
-        file = open(path, encoding="utf-8", newline="" if path.suffix.lower() == ".csv" else None)
+        csv_file = path.suffix.lower() == ".csv"
+        file = open(path, encoding="utf-8-sig" if csv_file else "utf-8", newline="" if csv_file else None)
     except OSError as exc:
         raise _bad(f"cannot read the rows {name}: {exc.strerror or exc}") from None
     with file:
@@ -87,9 +99,10 @@ def read_rows(path: Path) -> Iterator[Dict[str, Any]]:
                 if not line.strip():
                     continue
                 try:
-                    row = json.loads(line)
-                except ValueError as exc:
-                    raise _bad(f"{name} line {number}: not valid JSON ({exc})") from None
+                    row = json.loads(line, parse_constant=_no_constant, parse_float=_finite)
+                except (ValueError, RecursionError) as exc:
+                    reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
+                    raise _bad(f"{name} line {number}: not valid JSON ({reason})") from None
                 if not isinstance(row, dict):
                     raise _bad(
                         f"{name} line {number}: a row must be a JSON object (its input), got {type(row).__name__}"
@@ -121,6 +134,8 @@ def _written(path: Path) -> Iterator[Tuple[int, Optional[str]]]:
         offset = 0
         for number, line in enumerate(file, 1):
             if not line.endswith(b"\n"):  # the line a kill cut short: redone
+                if not line.startswith(b'{"row": '):
+                    raise _bad(f"{escape(str(path))} line {number} is not a batch result: is it another file?")
                 file.truncate(offset)
                 return
             offset += len(line)
@@ -214,6 +229,8 @@ class Progress:
 def run_batch(args: Any, client: Client, err: TextIO, prog: str) -> int:
     rows_path = Path(args.input)
     results_path = Path(args.output)
+    if results_path.exists() and rows_path.exists() and os.path.samefile(rows_path, results_path):
+        raise _bad(f"--output {escape(str(results_path))} is the --input file: give the results a file of their own")
     journal_path = args.journal or str(results_path) + ".journal"
     total = _count_rows(rows_path)
     k, n = args.shard

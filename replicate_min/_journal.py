@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Iterator, List, Optional, Tuple
 from ._exceptions import BatchError, JournalMismatchError
 
 if TYPE_CHECKING:
-    import sqlite3
+    pass
 
 __all__ = ["Journal", "Row", "input_hash"]
 
@@ -89,20 +89,34 @@ class Journal:
 
         self.path = path
         self._lock = threading.Lock()
-        self._db: sqlite3.Connection
         try:
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=1)
+        except sqlite3.Error as exc:
+            raise BatchError(f"cannot open the journal {path}: {exc}") from None
+        try:
+            # One process per journal: the first write takes a lock held until close, so a second
+            # batch on the same journal is refused instead of creating every row again.
+            self._db.execute("PRAGMA locking_mode=EXCLUSIVE")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            self._db.execute("BEGIN EXCLUSIVE")  # the lock, now (not at the first write, seconds later)
+            self._db.execute("COMMIT")
             format_ = self.meta("format")
         except sqlite3.OperationalError as exc:
+            self._db.close()
+            if "locked" in str(exc):
+                raise BatchError(
+                    f"the journal {path} is in use by another batch process: wait for it, or stop it"
+                ) from None
             raise BatchError(f"cannot open the journal {path}: {exc}") from None
         except sqlite3.DatabaseError as exc:
+            self._db.close()
             raise JournalMismatchError(f"{path} is not a batch journal ({exc})") from None
         if format_ is None:
             self.set_meta("format", _FORMAT)
         elif format_ != _FORMAT:
+            self._db.close()
             raise JournalMismatchError(
                 f"{path} is a batch journal of format {format_!r}; this version reads {_FORMAT!r}"
             )
@@ -164,10 +178,18 @@ class Journal:
             (index, digest, sent_at),
         )
 
-    def created(self, index: int, prediction_id: str) -> None:
-        self._write(
-            "UPDATE rows SET state = 'created', prediction_id = ?, error = NULL WHERE row = ?", (prediction_id, index)
-        )
+    def created(self, index: int, prediction_id: str) -> bool:
+        """Records the row's prediction; False if another row holds that prediction already."""
+        import sqlite3
+
+        try:
+            self._write(
+                "UPDATE rows SET state = 'created', prediction_id = ?, error = NULL WHERE row = ?",
+                (prediction_id, index),
+            )
+        except sqlite3.IntegrityError:
+            return False
+        return True
 
     def failed(self, index: int, digest: str, error: str) -> None:
         """The row was refused (no prediction exists for it)."""

@@ -353,3 +353,39 @@ def test_the_gate_backs_off_on_429_and_grows_back() -> None:
     assert gate.acquire(stop) and gate.in_use == 1
     stop.set()
     assert not gate.acquire(stop)  # full: a stopped batch does not wait
+
+
+def test_a_deployment_batch_claims_only_its_deployments_predictions(
+    fake: FakeReplicate, client: Client, tmp_path: Path
+) -> None:
+    cat = {"prompt": "a cat"}
+    other = client.predictions.create(model="replicate-min/tokens", input=cat)  # same input, another model
+    path = str(tmp_path / "j.sqlite")
+    journal = Journal(path)
+    journal.claim("target", "deployment:replicate-min/echo-deployment", "the model")
+    journal.claim("shard", "0/1", "the shard")
+    journal.sending(0, input_hash(cat), time.time() - 10)
+    journal.close()
+    (result,) = client.batch(inputs=[cat], deployment="replicate-min/echo-deployment", journal=path)
+    assert result.id != other.id and result.output == "a cat"
+
+
+def test_lying_rate_headers_pause_no_longer_than_a_retry_after_may() -> None:
+    pacer = Pacer()
+    pacer.observe(201, {"ratelimit-remaining": "0", "ratelimit-reset": "999999"}, b"", 0.0)
+    assert pacer.reserve(0.0)[0] == 60.0
+    pacer.observe(201, {"ratelimit-remaining": "99", "ratelimit-reset": "1"}, b"", 100.0)
+    assert pacer.reserve(100.0)[0] == 0.0  # the window refilled: the lie is forgotten
+    assert round(pacer.reserve(100.0)[0], 3) == 0.01
+
+
+def test_two_rows_with_one_input_and_a_lost_answer_get_a_prediction_each(tmp_path: Path) -> None:
+    from replicate_min.testing import ErrorStatus
+
+    with FakeReplicate(start_delay=0, step=0.5) as fake:
+        fake.inject(ErrorStatus(status=503, method="POST"))
+        with Client(api_token=fake.token, base_url=fake.base_url, poll_interval=0.05) as client:
+            same = [{"prompt": "same"}] * 2
+            results = list(client.batch("replicate-min/echo", same, journal=tmp_path / "j", concurrency=2))
+        assert sorted(r.row for r in results) == [0, 1] and len({r.id for r in results}) == 2
+        assert fake.creates_per_input[input_key({"prompt": "same"})] == 2

@@ -198,6 +198,9 @@ def test_output_dir_saves_files_inside_it_only(batch_fake: FakeReplicate, tmp_pa
         ("\n\n", (), "rows.jsonl has no rows"),
         (None, (), "cannot read the rows rows.jsonl: No such file or directory"),
         (b"\xff\xfe{}\n", (), "rows.jsonl is not UTF-8 text"),
+        ('{"a": 1}\n{"a": NaN}\n', (), "rows.jsonl line 2: not valid JSON (NaN is not a JSON number)"),
+        ('{"a": 1e400}\n', (), "rows.jsonl line 1: not valid JSON (1e400 is too large"),
+        ("[" * 100000 + "]" * 100000 + "\n", (), "rows.jsonl line 1: not valid JSON (nested too deeply)"),
         ('{"a": 1}\n', ("--shard", "3/3"), "shard must be"),
         ('{"a": 1}\n', ("--concurrency", "0"), "must be 1 or more"),
         ('{"a": 1}\n', ("--deployment", "a/b"), "give a model reference or --deployment, not both"),
@@ -266,3 +269,29 @@ def test_progress_on_a_pipe_is_lines_not_redraws(batch_fake: FakeReplicate, tmp_
     assert "3/3 rows done, 0 failed, 0 in flight" in result.stderr
     assert "429s waited out" in result.stderr and "elapsed" in result.stderr
     assert os.path.getsize(tmp_path / "o.jsonl") > 0
+
+
+def test_the_input_file_as_output_is_refused_and_untouched(batch_fake: FakeReplicate, tmp_path: Path) -> None:
+    (tmp_path / "one.jsonl").write_text('{"prompt": "only"}')
+    result = run(batch_fake, "replicate-min/echo", "--input", "one.jsonl", "--output", "one.jsonl", cwd=tmp_path)
+    assert result.returncode == 2 and "is the --input file" in result.stderr
+    (tmp_path / "notes.txt").write_text("my notes, no newline")
+    other = run(batch_fake, "replicate-min/echo", "--input", "one.jsonl", "--output", "notes.txt", cwd=tmp_path)
+    assert other.returncode == 2 and "notes.txt line 1 is not a batch result" in other.stderr
+    assert (tmp_path / "one.jsonl").read_text() == '{"prompt": "only"}'
+    assert (tmp_path / "notes.txt").read_text() == "my notes, no newline"
+    assert batch_fake.predictions_created == []
+
+
+def test_two_processes_on_one_journal_the_second_is_refused(batch_fake: FakeReplicate, tmp_path: Path) -> None:
+    batch_fake.add_model("test/slow", lambda input: input["prompt"])
+    batch_fake.step = 0.3
+    inputs = write_rows(tmp_path / "rows.jsonl", 10)
+    args = ("test/slow", "--input", "rows.jsonl", "--output", "out.jsonl", "--concurrency", "2")
+    first = start(batch_fake, *args, cwd=tmp_path)
+    wait_for(lambda: len(batch_fake.predictions_created) >= 1)
+    second = run(batch_fake, *args, cwd=tmp_path)
+    assert second.returncode == 2 and "in use by another batch process" in second.stderr
+    _, err = first.communicate()
+    assert first.returncode == 0, err
+    check_all_once(batch_fake, tmp_path / "out.jsonl", inputs)
