@@ -168,7 +168,6 @@ class Pacer:
         self._spacing = 0.0
         self._window = 0.0
         self._allowed = 0.0  # 0: no success has shown the limit yet
-        self._last_remaining = math.inf
         self._pauses = 0  # pauses started so far: the tickets booked before one are void
         self._sent = 0  # since the last pause ended
         self._throttled = 0
@@ -215,12 +214,7 @@ class Pacer:
                 return wait
             if remaining is not None and reset is not None:
                 reset = min(reset, self.max_wait)  # a lying header pauses no longer than a Retry-After may
-                if remaining > self._last_remaining:  # the window refilled: it shows its length afresh
-                    self._window = reset
-                    self._next = min(self._next, now)
-                else:
-                    self._window = max(self._window, reset)
-                self._last_remaining = remaining
+                self._window = max(self._window, reset)
                 self._allowed = max(self._allowed, remaining + 1)
                 self._spacing = min(self._window / self._allowed * 1.02, self.max_wait)
                 if remaining < 1:

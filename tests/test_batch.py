@@ -374,9 +374,8 @@ def test_lying_rate_headers_pause_no_longer_than_a_retry_after_may() -> None:
     pacer = Pacer()
     pacer.observe(201, {"ratelimit-remaining": "0", "ratelimit-reset": "999999"}, b"", 0.0)
     assert pacer.reserve(0.0)[0] == 60.0
-    pacer.observe(201, {"ratelimit-remaining": "99", "ratelimit-reset": "1"}, b"", 100.0)
-    assert pacer.reserve(100.0)[0] == 0.0  # the window refilled: the lie is forgotten
-    assert round(pacer.reserve(100.0)[0], 3) == 0.01
+    # (the spacing keeps the longest window seen, capped likewise: forgetting a lie at the next
+    # refill made answers from different windows, out of order, reset the queue: measured, dropped)
 
 
 def test_two_rows_with_one_input_and_a_lost_answer_get_a_prediction_each(tmp_path: Path) -> None:
