@@ -200,7 +200,6 @@ def test_output_dir_saves_files_inside_it_only(batch_fake: FakeReplicate, tmp_pa
         (b"\xff\xfe{}\n", (), "rows.jsonl is not UTF-8 text"),
         ('{"a": 1}\n{"a": NaN}\n', (), "rows.jsonl line 2: not valid JSON (NaN is not a JSON number)"),
         ('{"a": 1e400}\n', (), "rows.jsonl line 1: not valid JSON (1e400 is too large"),
-        ("[" * 100000 + "]" * 100000 + "\n", (), "rows.jsonl line 1: not valid JSON (nested too deeply)"),
         ('{"a": 1}\n', ("--shard", "3/3"), "shard must be"),
         ('{"a": 1}\n', ("--concurrency", "0"), "must be 1 or more"),
         ('{"a": 1}\n', ("--deployment", "a/b"), "give a model reference or --deployment, not both"),
@@ -284,14 +283,17 @@ def test_the_input_file_as_output_is_refused_and_untouched(batch_fake: FakeRepli
 
 
 def test_two_processes_on_one_journal_the_second_is_refused(batch_fake: FakeReplicate, tmp_path: Path) -> None:
-    batch_fake.add_model("test/slow", lambda input: input["prompt"])
-    batch_fake.step = 0.3
-    inputs = write_rows(tmp_path / "rows.jsonl", 10)
-    args = ("test/slow", "--input", "rows.jsonl", "--output", "out.jsonl", "--concurrency", "2")
-    first = start(batch_fake, *args, cwd=tmp_path)
-    wait_for(lambda: len(batch_fake.predictions_created) >= 1)
+    write_rows(tmp_path / "rows.jsonl", 3)
+    args = ("replicate-min/forever", "--input", "rows.jsonl", "--output", "out.jsonl", "--wait", "1")
+    first = start(batch_fake, *args, cwd=tmp_path)  # runs until killed: its predictions never end
+    wait_for(lambda: len(batch_fake.predictions_created) == 3)
     second = run(batch_fake, *args, cwd=tmp_path)
+    kill(first)
     assert second.returncode == 2 and "in use by another batch process" in second.stderr
-    _, err = first.communicate()
-    assert first.returncode == 0, err
-    check_all_once(batch_fake, tmp_path / "out.jsonl", inputs)
+    assert len(batch_fake.predictions_created) == 3  # the second created nothing
+
+
+def test_rows_nested_too_deeply_are_exit_2(batch_fake: FakeReplicate, tmp_path: Path) -> None:
+    (tmp_path / "rows.jsonl").write_text("[" * 100000 + "]" * 100000 + "\n")
+    result = run(batch_fake, "replicate-min/echo", "--input", "rows.jsonl", "--output", "o.jsonl", cwd=tmp_path)
+    assert result.returncode == 2 and "rows.jsonl line 1: not valid JSON (nested too deeply)" in result.stderr
