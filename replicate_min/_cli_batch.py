@@ -299,7 +299,7 @@ def run_batch(args: Any, client: Client, err: TextIO, prog: str) -> int:
         err.write(f"{failed_total} of {total} rows did not succeed: see the lines of {where} whose status is not")
         err.write(' "succeeded".\n')
         return 1
-    err.write(f"all {total} rows succeeded: {where}\n")
+    err.write(f"{'the row' if total == 1 else f'all {total} rows'} succeeded: {where}\n")
     return 0
 
 
