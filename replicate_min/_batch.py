@@ -44,7 +44,7 @@ from ._requester import Requester, decode_json, encode_json, error_from_response
 from ._retry import RetryPolicy, parse_retry_after
 from ._urls import path_segment
 
-__all__ = ["Batch", "BatchResult", "BatchStats", "Gate", "Pacer", "parse_shard"]
+__all__ = ["Batch", "BatchResult", "BatchStats", "Gate", "Pacer", "parse_shard", "poll_delay", "settle_for"]
 
 #: A batch paces and retries by itself: the transport makes one attempt per call.
 _ONE_ATTEMPT = RetryPolicy(max_retries=0)
@@ -53,9 +53,11 @@ _FATAL = frozenset({401, 402, 403, 404})
 _THROTTLE_HINT = re.compile(r"available in ~?(\d{1,5}(?:\.\d+)?)\s*s", re.IGNORECASE)
 _PAGE = 100  # predictions per list page, until a sweep shows otherwise
 _MAX_PAGES = 1000  # a listing longer than this is a server looping its cursors
+_MAX_POLL = 30.0  # seconds between two looks at a long prediction, at most
 #: Seconds a create whose answer was lost is left before it is looked for: a request still on its way
 #: to the API (or queued there) would otherwise be created after the search found nothing.
 _SETTLE = 5.0
+_MAX_SETTLE = 150.0  # (well inside DEFAULT_BATCH_LOOKBACK, which the search looks back)
 
 
 @dataclass(frozen=True)
@@ -277,14 +279,31 @@ def _iso(seconds: float) -> str:
     return datetime.fromtimestamp(max(seconds, 0.0), timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class _Follow:
-    __slots__ = ("gated", "index", "sent_at", "seq")
+def poll_delay(followed_for: float, tick: float) -> float:
+    """Seconds until a prediction still running is looked at again, when it has been followed for
+    ``followed_for`` seconds: a quarter of that (so its requests grow with the log of its run time,
+    and its end is seen at most a quarter late), at least ``tick`` (``poll_interval``), at most 30 s."""
+    return min(max(tick, followed_for / 4), _MAX_POLL)
 
-    def __init__(self, index: int, sent_at: Optional[float], seq: int, gated: bool) -> None:
+
+def settle_for(outstanding: float) -> float:
+    """Seconds a create whose answer was lost, after ``outstanding`` seconds, is left before it is
+    looked for: twice that (a server that slow to answer may be as slow to record it), at least
+    ``_SETTLE``, at most ``_MAX_SETTLE``. (The API takes no idempotency key: a create it records
+    later still is a duplicate, which no client can rule out.)"""
+    return min(max(_SETTLE, 2 * outstanding), _MAX_SETTLE)
+
+
+class _Follow:
+    __slots__ = ("due", "gated", "index", "sent_at", "seq", "since")
+
+    def __init__(self, index: int, sent_at: Optional[float], seq: int, gated: bool, due: float = 0.0) -> None:
         self.index = index
         self.sent_at = sent_at
         self.seq = seq  # creates made by this run when it was made (0: an earlier run's)
         self.gated = gated
+        self.since = time.monotonic()  # when following began
+        self.due = due  # when it is looked at next (monotonic; 0: at once)
 
 
 _END = object()
@@ -331,7 +350,7 @@ class Batch:
         self._stop = threading.Event()
         self._lock = threading.Condition(threading.Lock())
         self._work: Deque[Tuple[int, Dict[str, Any], str]] = deque()
-        self._uncertain: Deque[Tuple[float, int, Dict[str, Any], str, float]] = deque()
+        self._uncertain: List[Tuple[float, int, Dict[str, Any], str, float]] = []  # (ready at, row...)
         self._follow: Dict[str, _Follow] = {}
         self._sending: List[str] = []  # input digests of the creates awaiting their answer
         self._results: Deque[Any] = deque()
@@ -686,8 +705,7 @@ class Batch:
                 self._unsending(digest)
                 self._gate.release()
                 if exc.sent:  # it may have been created: look for it before creating again
-                    with self._lock:
-                        self._uncertain.append((time.monotonic(), index, input, digest, sent_at))
+                    self._lost(index, input, digest, sent_at)
                     return
                 self.journal.forget(index)
                 attempt += 1
@@ -708,8 +726,7 @@ class Batch:
                 continue
             if status >= 500:  # it may have run before failing: look for it
                 self._gate.release()
-                with self._lock:
-                    self._uncertain.append((time.monotonic(), index, input, digest, sent_at))
+                self._lost(index, input, digest, sent_at)
                 return
             if status >= 300:
                 self._gate.release()
@@ -725,11 +742,16 @@ class Batch:
                 prediction = Prediction.from_json(decode_json(status, response.body, response.url), self._requester)
             except ReplicateError:
                 self._gate.release()
-                with self._lock:
-                    self._uncertain.append((time.monotonic(), index, input, digest, sent_at))
+                self._lost(index, input, digest, sent_at)
                 return
             self._created(index, prediction, sent_at)
             return
+
+    def _lost(self, index: int, input: Dict[str, Any], digest: str, sent_at: float) -> None:
+        """A create that may have reached the API, its answer lost: looked for once it has settled."""
+        ready_at = time.monotonic() + settle_for(time.time() - sent_at)
+        with self._lock:
+            self._uncertain.append((ready_at, index, input, digest, sent_at))
 
     def _unsending(self, digest: str) -> None:
         with self._lock:
@@ -750,31 +772,36 @@ class Batch:
                 self._gate.release()
                 self._finish_locked(BatchResult.of(index, prediction))
             else:
-                self._follow[prediction.id] = _Follow(index, sent_at, self.stats.created, gated=True)
+                due = time.monotonic() + self._requester.settings.poll_interval
+                self._follow[prediction.id] = _Follow(index, sent_at, self.stats.created, gated=True, due=due)
             self.stats.in_flight = self._gate.in_use
 
     # -- following ----------------------------------------------------------------------
 
     def _follower(self) -> None:
-        interval = max(self._requester.settings.poll_interval, 0.05)
-        while not self._stop.wait(interval):
+        tick = max(self._requester.settings.poll_interval, 0.05)
+        while not self._stop.wait(tick):
             self._settle_uncertain()
+            now = time.monotonic()
             with self._lock:
-                following = dict(self._follow)
+                due = {key: item for key, item in self._follow.items() if item.due <= now}
                 self.stats.in_flight = self._gate.in_use
-            if not following:
+            if not due:
                 continue
-            oldest = min(item.seq for item in following.values())
+            oldest = min(item.seq for item in due.values())
             pages = math.ceil((self.stats.created - oldest + 1) / _PAGE) if oldest else math.inf
-            if len(following) > pages:
-                self._sweep(following)
+            if len(due) > pages:
+                self._sweep(due)
             else:
-                for prediction_id in following:
+                for prediction_id in due:
                     if self._stop.is_set():
                         return
                     data = self._get_json(f"/v1/predictions/{path_segment(prediction_id)}")
                     if isinstance(data, dict):
                         self._followed(prediction_id, data)
+            now = time.monotonic()
+            for item in due.values():  # (those that ended are no longer followed)
+                item.due = now + poll_delay(now - item.since, tick)
 
     def _followed(self, prediction_id: str, data: Dict[str, Any]) -> bool:
         """Hands on a followed prediction that has ended; True if it had."""
@@ -794,7 +821,8 @@ class Batch:
         return True
 
     def _sweep(self, following: Dict[str, _Follow]) -> None:
-        """One ``predictions.list`` pass, newest first, until every followed prediction was seen."""
+        """One ``predictions.list`` pass, newest first, until each of ``following`` was seen (any
+        other followed prediction seen ended on the way is handed on too)."""
         since = min(item.sent_at or 0.0 for item in following.values()) - self._lookback
         path: Optional[str] = f"/v1/predictions?created_after={_iso(since)}"
         unseen = set(following)
@@ -807,7 +835,7 @@ class Batch:
             results = page.get("results") if isinstance(page, dict) else None
             for data in results if isinstance(results, list) else []:
                 ident = data.get("id") if isinstance(data, dict) else None
-                if isinstance(ident, str) and ident in unseen:
+                if isinstance(ident, str) and ident in self._follow:
                     unseen.discard(ident)
                     if data.get("status") == "succeeded" and "output" not in data:
                         continue  # a listing without outputs: a GET fetches it next round
@@ -816,14 +844,13 @@ class Batch:
             path = next_page if isinstance(next_page, str) and next_page else None
 
     def _settle_uncertain(self) -> None:
-        """Rows whose create may have reached the API, a second after: claimed if found, else created again."""
+        """Rows whose create may have reached the API, once settled (``_lost``): claimed if found, else made again."""
+        now = time.monotonic()
         with self._lock:
-            ready = []
-            in_flight = set(self._sending)
-            while self._uncertain and time.monotonic() - self._uncertain[0][0] >= _SETTLE:
-                if self._uncertain[0][3] in in_flight:
-                    break  # a twin with the same input is being created: its prediction is not this row's
-                ready.append(self._uncertain.popleft())
+            in_flight = set(self._sending)  # a twin with the same input being created: its prediction is not this row's
+            ready = [item for item in self._uncertain if item[0] <= now and item[3] not in in_flight]
+            for item in ready:
+                self._uncertain.remove(item)
         if not ready:
             return
         rows = [Row(index, digest, "sending", sent_at, None, None, False) for _, index, _, digest, sent_at in ready]

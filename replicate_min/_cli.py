@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Sequence, TextIO, Tuple, cast
+from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Sequence, Set, TextIO, Tuple, cast
 
 from ._client import Client
 from ._create import fit_hold, parse_ref
@@ -264,15 +264,41 @@ def _file_name(url: str, index: int) -> str:
     return name[:200] or f"output-{index}"
 
 
-def _save_outputs(client: Client, output: Any, folder: Path, err: TextIO) -> None:
-    """Downloads every URL in ``output`` into ``folder`` (``data:`` URLs decoded); never overwrites."""
+def output_names(urls: List[str]) -> List[str]:
+    """A safe file name for each URL, no two alike (nor alike but for case, for case-insensitive disks)."""
+    names: List[str] = []
+    used: Set[str] = set()
+    for index, url in enumerate(urls):
+        name = _file_name(url, index)
+        stem, dot, suffix = name.partition(".")
+        attempt = 0
+        while name.casefold() in used:
+            attempt += 1
+            name = f"{stem}-{attempt}{dot}{suffix}"
+        used.add(name.casefold())
+        names.append(name)
+    return names
+
+
+def save_outputs(client: Client, output: Any, folder: Path, *, replace: bool) -> Iterator[Path]:
+    """Downloads every URL in ``output`` into ``folder`` (``data:`` URLs decoded), yielding each path as
+    it is saved. ``replace``: a file of the same name is replaced (atomically); else a new name is
+    found. Raises what ``Client.download`` raises, and ``OSError``."""
     urls = list(_file_urls(output))
     if not urls:
         return
     folder.mkdir(parents=True, exist_ok=True)
-    for index, url in enumerate(urls):
+    for url, name in zip(urls, output_names(urls)):
         data = client.download(url)
-        name = _file_name(url, index)
+        if replace:
+            temporary = folder / f".{name}.part"
+            temporary.unlink(missing_ok=True)
+            with open(temporary, "xb") as file:  # never through a link left in its place
+                file.write(data)
+            path = folder / name
+            os.replace(temporary, path)
+            yield path
+            continue
         stem, dot, suffix = name.partition(".")
         attempt = 0
         while True:
@@ -283,7 +309,7 @@ def _save_outputs(client: Client, output: Any, folder: Path, err: TextIO) -> Non
                 break
             except FileExistsError:
                 attempt += 1
-        print(f"saved {escape(str(path))}", file=err)
+        yield path
 
 
 def _timeout_error(prediction: Prediction, seconds: Optional[float], prog: str) -> CLIError:
@@ -383,7 +409,8 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO,
             print(_json_text(prediction.to_dict()), file=out)
         output = output_of(prediction)  # raises for failed, canceled, aborted
         if args.output_dir is not None:
-            _save_outputs(client, output, Path(args.output_dir), err)
+            for path in save_outputs(client, output, Path(args.output_dir), replace=False):
+                print(f"saved {escape(str(path))}", file=err)
         if args.stream and not streamed and output is not None:  # it finished before its stream opened
             if isinstance(output, list) and all(isinstance(item, str) for item in output):
                 output = "".join(output)

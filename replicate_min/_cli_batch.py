@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, TextIO, Tuple
 
 from ._batch import Batch, BatchResult, BatchStats
-from ._cli import CLIError, _file_name, _file_urls, _isatty, escape
+from ._cli import CLIError, _file_urls, _isatty, escape, save_outputs
 from ._client import Client
-from ._exceptions import BatchError
+from ._exceptions import BatchError, ReplicateError
 
 __all__ = ["BATCH_EPILOG", "run_batch"]
 
@@ -31,7 +31,8 @@ rows:
 
 results: one JSON line per row as it ends (completion order):
   {{"row": 0, "id": "...", "status": "succeeded", "output": ..., "error": null, "metrics": {{...}}}}
-  with --output-dir, also "files": the saved outputs' paths.
+  with --output-dir, also "files": the saved outputs' paths, and "files_error" when one could not be
+  saved (the row counts as not succeeded; its output has the URLs; a resume does not try again).
 
 resume: run the same command again. Rows in RESULTS are not redone; rows with a prediction are
   followed, not created again; a row whose create was sent but not answered is looked for among
@@ -151,23 +152,22 @@ def _written(path: Path) -> Iterator[Tuple[int, Optional[str]]]:
             yield row, ident
 
 
-def _save(client: Client, result: BatchResult, folder: Path) -> List[str]:
-    """Downloads ``result``'s file outputs into ``folder/<row>/`` (names made safe, rewritten on a resume)."""
-    paths: List[str] = []
-    urls = list(_file_urls(result.output))
-    if not urls:
-        return paths
-    target = folder / str(result.row)
-    target.mkdir(parents=True, exist_ok=True)
-    for index, url in enumerate(urls):
-        data = client.download(url)
-        name = _file_name(url, index)
-        path = target / (name if name not in {Path(p).name for p in paths} else f"{index}-{name}")
-        temporary = target / f".{name}.part"
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
-        paths.append(str(path))
-    return paths
+def _save(client: Client, result: BatchResult, folder: Path) -> Dict[str, Any]:
+    """Downloads ``result``'s file outputs into ``folder/<row>/`` (names made safe; a resume rewrites
+    them): ``{"files": [paths]}``, and ``"files_error"`` if one could not be saved (the row is then
+    written all the same: the URLs are in its output, and a resume does not try again)."""
+    files: List[str] = []
+    try:
+        for path in save_outputs(client, result.output, folder / str(result.row), replace=True):
+            files.append(str(path))
+    except (ReplicateError, ValueError, OSError) as exc:
+        url = list(_file_urls(result.output))[len(files)]
+        if isinstance(exc, ReplicateError) and exc.status:
+            reason = f"{exc.status} {exc.detail or exc.title or ''}".strip()
+        else:
+            reason = str(exc) if not isinstance(exc, OSError) else f"{exc.strerror or exc}"
+        return {"files": files, "files_error": f"cannot save {url[:200]}: {reason}"}
+    return {"files": files}
 
 
 def _clock(seconds: float) -> str:
@@ -274,7 +274,7 @@ def run_batch(args: Any, client: Client, err: TextIO, prog: str) -> int:
                 for result in batch:
                     line = result.to_dict()
                     if folder is not None and result.succeeded:
-                        line["files"] = _save(client, result, folder)
+                        line.update(_save(client, result, folder))
                     results.write(json.dumps(line, ensure_ascii=False) + "\n")
                     results.flush()
         except KeyboardInterrupt:
@@ -296,8 +296,12 @@ def run_batch(args: Any, client: Client, err: TextIO, prog: str) -> int:
     failed_total = _failed_in(results_path)
     where = escape(str(results_path))
     if failed_total:
-        err.write(f"{failed_total} of {total} rows did not succeed: see the lines of {where} whose status is not")
-        err.write(' "succeeded".\n')
+        err.write(f"{failed_total} of {total} rows did not succeed")
+        if folder is None:
+            err.write(f': see the lines of {where} whose status is not "succeeded".\n')
+        else:
+            err.write(f' or their files could not be saved: see the lines of {where} whose status is not "succeeded"')
+            err.write(' or that have a "files_error".\n')
         return 1
     err.write(f"{'the row' if total == 1 else f'all {total} rows'} succeeded: {where}\n")
     return 0
@@ -308,7 +312,8 @@ def _failed_in(path: Path) -> int:
     with open(path, "rb") as file:
         for line in file:
             try:
-                failed += json.loads(line).get("status") != "succeeded"
+                data = json.loads(line)
+                failed += data.get("status") != "succeeded" or "files_error" in data
             except (ValueError, AttributeError):
                 failed += 1
     return failed

@@ -12,7 +12,7 @@ import pytest
 
 import replicate_min
 from replicate_min import BatchError, BatchResult, Client, JournalMismatchError
-from replicate_min._batch import Gate, Pacer, parse_shard
+from replicate_min._batch import Gate, Pacer, parse_shard, poll_delay, settle_for
 from replicate_min._journal import Journal, input_hash
 from replicate_min.testing import FakeReplicate, HangAfter, ManualClock, RateLimit, input_key
 
@@ -87,7 +87,22 @@ def test_a_long_prediction_is_followed_after_its_held_create(client: Client) -> 
     check_results(done, rows(3))
 
 
+def test_a_long_prediction_is_looked_at_less_and_less_often() -> None:
+    assert [poll_delay(followed, 0.5) for followed in (0, 1, 2, 8, 100, 10_000)] == [0.5, 0.5, 0.5, 2, 25, 30]
+    looks, followed = 0, 0.0
+    while followed < 600:  # ten minutes of a prediction that outlived its held create
+        followed += poll_delay(followed, 0.5)
+        looks += 1
+    assert looks < 50  # not 1200, one per poll_interval
+    assert followed < 600 * 1.25 + 30  # and its end is seen late by a quarter at most
+
+
 # -- resume and reconciliation ----------------------------------------------------------
+
+
+def test_a_lost_create_is_looked_for_after_twice_as_long_as_it_was_outstanding() -> None:
+    # a server that took 6 s not to answer is given 12 s to record it before the row is created again
+    assert [settle_for(outstanding) for outstanding in (0, 1, 6, 60, 1000)] == [5, 5, 12, 120, 150]
 
 
 def test_a_closed_batch_resumes_with_the_rest(fake: FakeReplicate, client: Client, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, List
 
 import pytest
 
@@ -361,3 +361,21 @@ def test_lone_surrogates_from_the_server_are_escaped_not_fatal(cli_fake: FakeRep
     result = cli(cli_fake, "predictions", "get", prediction_id)
     assert result.returncode == 0 and "unexpected" not in result.stderr, result.stderr
     assert "\\ud800" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize(
+    ("urls", "names"),
+    [
+        (["https://x/a.png", "https://x/a.png", "https://x/a-1.png"], ["a.png", "a-1.png", "a-1-1.png"]),
+        (["https://x/A.png", "https://x/a.png"], ["A.png", "a-1.png"]),  # one file on a case-insensitive disk
+        (["https://x/download", "https://x/download?v=2", "https://x/"], ["download", "download-1", "output-2"]),
+        (
+            ["https://x/..%2F..%2Fetc%2Fpasswd", "data:,x", "https://x/output-1.txt"],
+            ["_.._etc_passwd", "output-1.txt", "output-1-1.txt"],
+        ),
+    ],
+)
+def test_output_names_are_safe_and_distinct(urls: List[str], names: List[str]) -> None:
+    from replicate_min._cli import output_names
+
+    assert output_names(urls) == names

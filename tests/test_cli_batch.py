@@ -297,3 +297,35 @@ def test_rows_nested_too_deeply_are_exit_2(batch_fake: FakeReplicate, tmp_path: 
     (tmp_path / "rows.jsonl").write_text("[" * 100000 + "]" * 100000 + "\n")
     result = run(batch_fake, "replicate-min/echo", "--input", "rows.jsonl", "--output", "o.jsonl", cwd=tmp_path)
     assert result.returncode == 2 and "rows.jsonl line 1: not valid JSON (nested too deeply)" in result.stderr
+
+
+def test_output_dir_names_each_file_of_a_row_apart(batch_fake: FakeReplicate, tmp_path: Path) -> None:
+    for number in range(3):
+        batch_fake.files[f"f{number}"] = {"id": f"f{number}", "content_type": "image/png", "data": b"file %d" % number}
+    urls = [f"{batch_fake.base_url}/v1/files/f{number}/download" for number in range(3)]
+    batch_fake.add_model("test/files", lambda input: urls)
+    (tmp_path / "rows.jsonl").write_text('{"a": 1}\n')
+    result = run(
+        batch_fake, "test/files", "--input", "rows.jsonl", "--output", "o.jsonl", "--output-dir", "out", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    [line] = results_of(tmp_path / "o.jsonl")
+    assert [Path(tmp_path, saved).read_bytes() for saved in line["files"]] == [b"file 0", b"file 1", b"file 2"]
+
+
+def test_a_file_that_cannot_be_saved_is_named_and_the_resume_goes_on(batch_fake: FakeReplicate, tmp_path: Path) -> None:
+    missing = f"{batch_fake.base_url}/v1/files/missing/download"
+    batch_fake.add_model("test/gone", lambda input: ["data:text/plain;base64,aGk=", missing])
+    write_rows(tmp_path / "rows.jsonl", 3)
+    args = ("test/gone", "--input", "rows.jsonl", "--output", "o.jsonl", "--output-dir", "out")
+    first = run(batch_fake, *args, cwd=tmp_path)
+    assert first.returncode == 1, first.stderr
+    assert "3 of 3 rows did not succeed or their files could not be saved" in first.stderr
+    lines = results_of(tmp_path / "o.jsonl")
+    assert sorted(line["row"] for line in lines) == [0, 1, 2]
+    for line in lines:
+        assert line["status"] == "succeeded" and len(line["files"]) == 1, line
+        assert "404" in line["files_error"] and missing in line["files_error"], line
+    again = run(batch_fake, *args, cwd=tmp_path)
+    assert again.returncode == 1, again.stderr
+    assert len(results_of(tmp_path / "o.jsonl")) == 3, "a resume does not redo (or wait on) the rows already written"

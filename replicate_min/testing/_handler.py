@@ -92,6 +92,14 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 1024
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-answer (it timed out, or was killed) is a client's right, not
+        an error of the fake's: anything else is printed, as ``socketserver`` does."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
 
 @dataclass
 class Request:
