@@ -228,6 +228,7 @@ class Pacer:
             self._paused_until = until
             self._pause_began = now
             self._pauses += 1
+            self._next = until  # the turns booked before are void: their places are free
 
 
 class Gate:

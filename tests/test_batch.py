@@ -317,6 +317,17 @@ def test_429s_on_follow_ups_are_waited_out() -> None:
         assert batch.stats.throttled == fake.throttled
 
 
+def test_turns_voided_by_a_pause_free_their_places() -> None:
+    pacer = Pacer()
+    pacer.observe(200, {"ratelimit-remaining": "0", "ratelimit-reset": "1"}, b"", now=0.0)  # 1 a second, paused to 1
+    tickets = [pacer.reserve(0.0)[1] for _ in range(4)]  # four creators queue: turns at 1, 2.02, 3.04, 4.06
+    assert pacer.go(tickets[0], 1.0)
+    pacer.observe(200, {"ratelimit-remaining": "0", "ratelimit-reset": "1"}, b"", now=1.1, sent=1.0)  # paused to 2
+    assert not pacer.go(tickets[1], 2.02)  # void: books again
+    again = sorted(1.1 + pacer.reserve(1.1)[0] for _ in range(3))
+    assert again == pytest.approx([2.0, 3.02, 4.04])  # from the pause's end, not behind the void turns (5.08)
+
+
 def test_the_pacer_follows_the_headers() -> None:
     pacer = Pacer()
     assert pacer.reserve(100.0)[0] == 0.0
