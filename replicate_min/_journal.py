@@ -42,10 +42,14 @@ CREATE TABLE IF NOT EXISTS rows (
 """
 
 
+def canonical_json(value: Any) -> str:
+    """``value`` as canonical JSON: sorted keys, no spaces, no NaN (``ValueError``), text as is."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def input_hash(input: Any) -> str:
-    """The hash a row's input is known by: SHA-256 of its canonical JSON (sorted keys, no spaces)."""
-    text = json.dumps(input, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    """The hash a row's input is known by: SHA-256 of its :func:`canonical_json`."""
+    return hashlib.sha256(canonical_json(input).encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 class Row:

@@ -100,3 +100,19 @@ def test_error_bodies_are_problem_json(client: Client, fake: FakeReplicate, call
         call(client)
     body = json.loads(info.value.body)  # type: ignore[attr-defined]
     assert set(body) == {"title", "detail", "status"} and body["status"] == info.value.status  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_a_body_with_a_non_json_number_is_a_400_like_the_api(fake: FakeReplicate, constant: str) -> None:
+    import http.client
+    from urllib.parse import urlsplit
+
+    url = urlsplit(fake.base_url)
+    connection = http.client.HTTPConnection(url.hostname or "", url.port)
+    body = '{"input": {"x": ' + constant + "}}"
+    headers = {"Authorization": f"Bearer {fake.token}", "Content-Type": "application/json"}
+    connection.request("POST", "/v1/models/replicate-min/echo/predictions", body, headers)
+    response = connection.getresponse()
+    assert (response.status, json.loads(response.read())["title"]) == (400, "Invalid JSON")
+    connection.close()
+    assert fake.predictions_created == []

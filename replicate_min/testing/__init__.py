@@ -45,6 +45,7 @@ from datetime import datetime, timezone
 from http.server import ThreadingHTTPServer
 from typing import Any, Dict, List, Optional, Tuple
 
+from .._journal import canonical_json
 from ._clock import Clock, ManualClock, SystemClock
 from ._faults import (
     Delay,
@@ -110,8 +111,9 @@ __all__ = [
 
 
 def input_key(input: Any) -> str:
-    """An input as canonical JSON (sorted keys, no spaces): the key of ``creates_per_input``."""
-    return json.dumps(input, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """An input as canonical JSON (sorted keys, no spaces), as a batch's journal knows it: the key
+    of ``creates_per_input``."""
+    return canonical_json(input)
 
 
 def _timestamp(seconds: float) -> str:

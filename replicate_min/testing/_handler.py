@@ -51,6 +51,10 @@ _DATE_TIME = re.compile(
 )
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")  # (Python's json reads NaN and Infinity; JSON does not)
+
+
 def _problem(status: int, title: str, detail: str) -> Response:
     return status, {"title": title, "detail": detail, "status": status}, dict(_PROBLEM_TYPE)
 
@@ -214,7 +218,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(429, {"detail": detail, "status": 429}, {**rate_headers, **_PROBLEM_TYPE})
         self._raw = raw
         try:
-            body = json.loads(raw) if raw and not path.startswith("/v1/files") else None
+            body = json.loads(raw, parse_constant=_not_json) if raw and not path.startswith("/v1/files") else None
         except ValueError:
             return self._send(*_problem(400, "Invalid JSON", "The request body is not valid JSON"))
         status, payload, extra = self._route(method, path, split.query, body)
