@@ -21,7 +21,6 @@ from typing import Dict, Iterator
 
 import pytest
 
-from replicate_min._client import reset_default_client
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text()
@@ -117,12 +116,18 @@ def test_readme_shell_block_runs(served: Dict[str, str], index: int, tmp_path: P
 
 
 @pytest.mark.parametrize("index", range(len(PYTHON_BLOCKS)))
-def test_readme_python_block_runs(served: Dict[str, str], index: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in served.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("REPLICATE_POLL_INTERVAL", POLL_INTERVAL)
-    reset_default_client()  # the default client reads the environment just set
-    exec(compile(PYTHON_BLOCKS[index], f"README example {index + 1}", "exec"), {"__name__": "__readme__"})
+def test_readme_python_block_runs(served: Dict[str, str], index: int, tmp_path: Path) -> None:
+    # as a reader runs it: saved to a file, run with the venv's python (a process pool's "spawn"
+    # workers import that file again, which exec() in this process would hide)
+    script = tmp_path / f"readme_example_{index + 1}.py"
+    script.write_text(PYTHON_BLOCKS[index])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPLICATE_")}
+    env.update(served, PYTHONPATH=str(ROOT), NO_PROXY="127.0.0.1,localhost", REPLICATE_POLL_INTERVAL=POLL_INTERVAL)
+    result = subprocess.run(
+        [sys.executable, script.name], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120
+    )
+    assert result.returncode == 0, f"README example {index + 1} failed:\n{PYTHON_BLOCKS[index]}\n{result.stderr}"
+    assert "Traceback" not in result.stderr
 
 
 def test_readme_python_blocks_pass_mypy_strict(tmp_path: Path) -> None:
