@@ -604,15 +604,27 @@ def _batch_epilog(prog: str) -> str:
     return BATCH_EPILOG.format(prog=prog)
 
 
+def _command(path: str) -> str:
+    """``path`` as a command to paste in the same shell: its bare name if that is what PATH finds."""
+    import shutil
+
+    name = os.path.basename(path)
+    found = shutil.which(name)
+    same = found is not None and os.path.realpath(found) == os.path.realpath(shutil.which(path) or path)
+    return name if same or os.sep not in path else path
+
+
 def _prog() -> str:
-    """How we were invoked: the console script's name, or ``python -m replicate_min``."""
+    """How we were invoked, as a command to paste: the console script (its path unless PATH finds
+    it), or ``PYTHON -m replicate_min`` with the interpreter as it was typed (a vendored copy's name)."""
     name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
     if name.lower().endswith(".exe"):
         name = name[:-4]
     if not name or name in ("__main__.py", "-m", "-c") or name.endswith(".py"):
         package = __name__.rpartition(".")[0] or "replicate_min"  # a vendored copy's own name
-        return f"python -m {package}"
-    return name
+        typed = getattr(sys, "orig_argv", [sys.executable])[0] or sys.executable  # (orig_argv: 3.10+)
+        return f"{_command(typed)} -m {package}"
+    return _command(sys.argv[0])
 
 
 _EPILOG = """\

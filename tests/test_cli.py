@@ -379,3 +379,30 @@ def test_output_names_are_safe_and_distinct(urls: List[str], names: List[str]) -
     from replicate_min._cli import output_names
 
     assert output_names(urls) == names
+
+
+def test_the_commands_it_prints_run_as_pasted_in_the_same_shell(tmp_path: Path) -> None:
+    import shlex
+
+    bin_dir = tmp_path / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "python").symlink_to(sys.executable)
+    script = bin_dir / "replicate-min"
+    script.write_text(f"#!{sys.executable}\nimport sys\nfrom replicate_min.__main__ import main\nsys.exit(main())\n")
+    script.chmod(0o755)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent), "PATH": "/usr/bin:/bin"}
+
+    def printed(*command: str, path: str = "/usr/bin:/bin") -> str:
+        shown = subprocess.run([*command, "--help"], cwd=tmp_path, env={**env, "PATH": path}, capture_output=True)
+        usage = shown.stdout.decode().split("\n", 1)[0]
+        assert usage.startswith("usage: ") and " [-h]" in usage, shown.stderr
+        prog = usage[len("usage: ") : usage.index(" [-h]")]
+        pasted = subprocess.run([*shlex.split(prog), "--version"], cwd=tmp_path, env={**env, "PATH": path})
+        assert pasted.returncode == 0, f"{prog!r} does not run as pasted"
+        return prog
+
+    assert printed(".venv/bin/replicate-min") == ".venv/bin/replicate-min"  # not on PATH: by its path
+    assert printed("replicate-min", path=f"{bin_dir}:/usr/bin:/bin") == "replicate-min"
+    assert printed(".venv/bin/python", "-m", "replicate_min").endswith(" -m replicate_min")
+    if sys.version_info >= (3, 10):  # (sys.orig_argv: the interpreter as typed)
+        assert printed(".venv/bin/python", "-m", "replicate_min") == ".venv/bin/python -m replicate_min"
