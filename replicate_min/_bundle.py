@@ -41,8 +41,13 @@ def bundle(out: Path, *, with_testing: bool = True) -> List[str]:
 
     ``with_testing=False`` leaves out ``testing/`` (the fake server), which a deployed
     function does not need.
+
+    Raises:
+        ValueError: this copy's sources are not files on disk (it runs from a zip, say).
     """
     root = Path(__file__).resolve().parent
+    if not (root / "__init__.py").is_file():
+        raise ValueError(f"cannot bundle {root}: its sources are not files (run bundle from a checkout or an install)")
     package = root.name  # a vendored copy keeps its own name
     names: List[str] = []
     buffer = io.BytesIO()

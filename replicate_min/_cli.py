@@ -19,7 +19,21 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Sequence, Set, TextIO, Tuple, cast
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    NoReturn,
+    Optional,
+    Sequence,
+    Set,
+    TextIO,
+    Tuple,
+    cast,
+)
 
 from ._client import Client
 from ._create import fit_hold, parse_ref
@@ -27,6 +41,9 @@ from ._exceptions import ModelError, PredictionCanceledError, ReplicateError, Re
 from ._prediction import Prediction, Progress, polling
 from ._run import output_of
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from .testing import FakeReplicate
 
 __all__ = ["main"]
 
@@ -475,12 +492,22 @@ def _predictions(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _fake_server(command: str) -> type[FakeReplicate]:
+    """The fake server's class, or a clear ``CLIError`` where this copy was bundled without it."""
+    try:
+        from .testing import FakeReplicate
+    except ImportError:
+        raise CLIError(
+            f"{command} needs the fake server, which this copy was bundled without (bundle --no-testing):"
+            " run it from a checkout or a full install"
+        ) from None
+    return FakeReplicate
+
+
 def _serve_fake(args: argparse.Namespace, out: TextIO) -> int:
     import shlex
 
-    from .testing import FakeReplicate
-
-    fake = FakeReplicate(port=args.port, token=args.token)
+    fake = _fake_server("serve-fake")(port=args.port, token=args.token)
     try:
         fake.start()
     except OSError as exc:
@@ -503,7 +530,7 @@ def _serve_fake(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _demo(out: TextIO, err: TextIO) -> int:
-    from .testing import FakeReplicate
+    FakeReplicate = _fake_server("demo")
 
     def say(text: str) -> None:
         print(text, file=out)
@@ -827,6 +854,8 @@ def _main(argv: Optional[Sequence[str]], out: TextIO, err: TextIO, prog: str) ->
 
             try:
                 written = bundle(args.out, with_testing=not args.no_testing)
+            except ValueError as exc:
+                raise CLIError(str(exc)) from None
             except OSError as exc:
                 raise CLIError(f"could not write {args.out}: {exc.strerror or exc}") from None
             print(

@@ -44,3 +44,17 @@ def test_no_testing_leaves_the_fake_out_and_a_bad_path_is_one_line(tmp_path: Pat
         assert not any(n.startswith("replicate_min/testing/") for n in zipfile.ZipFile(out).namelist())
         assert _cli.main(["bundle", str(tmp_path / "missing" / "x.zip")], o, e) == 1
     assert (tmp_path / "e").read_text().startswith("error: could not write")
+
+
+def test_a_bundle_without_the_fake_says_so_and_a_zip_cannot_bundle_itself(tmp_path: Path) -> None:
+    out = tmp_path / "small.zip"
+    with open(tmp_path / "o", "w") as o, open(tmp_path / "e", "w") as e:
+        assert _cli.main(["bundle", "--no-testing", str(out)], o, e) == 0
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(out)}
+    for command in (["demo"], ["serve-fake"], ["bundle", "again.zip"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "replicate_min", *command], capture_output=True, text=True, cwd=tmp_path, env=env
+        )
+        assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+        assert ("bundled without" if command[0] != "bundle" else "its sources are not files") in result.stderr
+    assert not (tmp_path / "again.zip").exists()

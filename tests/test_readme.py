@@ -30,7 +30,8 @@ SERVER_BLOCK = ".venv/bin/python -m replicate_min serve-fake\n"
 NEEDS_NETWORK = [  # pip fetches packages: not runnable offline, and not here
     "python3 -m venv .venv && .venv/bin/pip install . && .venv/bin/python -m replicate_min demo\n",
     "python3 -m venv .venv && .venv/bin/pip install -q tox tox-uv && .venv/bin/tox run-parallel --parallel-live\n",
-    ".venv/bin/pip wheel --no-deps -w dist . && .venv/bin/pip install dist/replicate_min-*.whl\n",
+    "rm -rf dist && .venv/bin/pip wheel --no-deps -w dist . && python3 -m venv elsewhere"
+    " && elsewhere/bin/pip install dist/*.whl\n",
 ]
 # The blocks poll the fake, which answers at once: no need for the default half second between polls.
 POLL_INTERVAL = "0.02"
