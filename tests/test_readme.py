@@ -21,7 +21,6 @@ from typing import Dict, Iterator
 
 import pytest
 
-
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text()
 PYTHON_BLOCKS = re.findall(r"```python\n(.*?)```", README, re.S)
