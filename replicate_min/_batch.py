@@ -364,16 +364,16 @@ class Batch:
         self._threads: List[threading.Thread] = []
         self._concurrency = concurrency
         target = (
-            f"version:{template.version}"
+            f"version {template.version}"
             if template.version is not None
-            else f"model:{template.model}"
+            else f"model {template.model}"
             if template.model is not None
-            else f"deployment:{template.deployment}"
+            else f"deployment {template.deployment}"
         )
         self._target = target
         try:
-            self.journal.claim("target", target, "the model")
-            self.journal.claim("shard", f"{shard[0]}/{shard[1]}", "the shard")
+            self.journal.claim("target", target)
+            self.journal.claim("shard", f"shard {shard[0]}/{shard[1]}")
         except BaseException:
             if self._own_journal:
                 self.journal.close()
@@ -382,7 +382,7 @@ class Batch:
     # -- the caller's side ---------------------------------------------------------------
 
     def __repr__(self) -> str:
-        return f"<Batch {self._target} shard {self._shard[0]}/{self._shard[1]}, {self.stats.done} done>"
+        return f"<Batch {self._target}, shard {self._shard[0]}/{self._shard[1]}, {self.stats.done} done>"
 
     def __iter__(self) -> Batch:
         return self

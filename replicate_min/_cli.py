@@ -244,7 +244,9 @@ def _config(need_token: bool = True) -> Client:
     if need_token and not os.environ.get("REPLICATE_API_TOKEN"):
         client.close()
         raise CLIError(
-            "no API token: set REPLICATE_API_TOKEN (create one at https://replicate.com/account/api-tokens)", 2
+            "no API token: set REPLICATE_API_TOKEN (create one at https://replicate.com/account/api-tokens),"
+            f" or try it offline against '{_prog()} serve-fake'",
+            2,
         )
     return client
 

@@ -141,14 +141,15 @@ class Journal:
     def set_meta(self, key: str, value: str) -> None:
         self._write("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
-    def claim(self, key: str, value: str, what: str) -> None:
-        """Records ``key = value``, or refuses a journal that holds another value for it."""
+    def claim(self, key: str, value: str) -> None:
+        """Records ``key = value`` (``value`` reads in a sentence: "model o/n", "shard 0/4"), or
+        refuses a journal that holds another value for it."""
         held = self.meta(key)
         if held is None:
             self.set_meta(key, value)
         elif held != value:
             raise JournalMismatchError(
-                f"the journal {self.path} is for {what} {held!r}, not {value!r}: use another --journal file"
+                f"the journal {self.path} is for {held}, not {value}: use another --journal file"
             )
 
     def row(self, index: int) -> Optional[Row]:

@@ -147,8 +147,8 @@ def test_each_found_prediction_is_claimed_by_one_row(fake: FakeReplicate, client
     inputs = [same, same, {"prompt": "other"}]
     path = str(tmp_path / "j.sqlite")
     journal = Journal(path)
-    journal.claim("target", "model:replicate-min/echo", "the model")
-    journal.claim("shard", "0/1", "the shard")
+    journal.claim("target", "model replicate-min/echo")
+    journal.claim("shard", "shard 0/1")
     now = time.time()
     journal.sending(0, input_hash(same), now)
     journal.sending(1, input_hash(same), now)
@@ -180,9 +180,9 @@ def test_an_answer_lost_mid_run_is_looked_for_before_creating_again(fake: FakeRe
 def test_a_journal_of_another_batch_is_refused(fake: FakeReplicate, client: Client, tmp_path: Path) -> None:
     journal = tmp_path / "j.sqlite"
     list(client.batch("replicate-min/echo", rows(3), journal=journal))
-    with pytest.raises(JournalMismatchError, match="is for the model 'model:replicate-min/echo'"):
+    with pytest.raises(JournalMismatchError, match="is for model replicate-min/echo, not model replicate-min/tokens"):
         client.batch("replicate-min/tokens", rows(3), journal=journal)
-    with pytest.raises(JournalMismatchError, match="shard"):
+    with pytest.raises(JournalMismatchError, match="is for shard 0/1, not shard 1/2"):
         client.batch("replicate-min/echo", rows(3), journal=journal, shard="1/2")
     with pytest.raises(BatchError, match="row 0's input is not the one the journal"):
         list(client.batch("replicate-min/echo", rows(3, 10), journal=journal))
@@ -388,8 +388,8 @@ def test_a_deployment_batch_claims_only_its_deployments_predictions(
     other = client.predictions.create(model="replicate-min/tokens", input=cat)  # same input, another model
     path = str(tmp_path / "j.sqlite")
     journal = Journal(path)
-    journal.claim("target", "deployment:replicate-min/echo-deployment", "the model")
-    journal.claim("shard", "0/1", "the shard")
+    journal.claim("target", "deployment replicate-min/echo-deployment")
+    journal.claim("shard", "shard 0/1")
     journal.sending(0, input_hash(cat), time.time() - 10)
     journal.close()
     (result,) = client.batch(inputs=[cat], deployment="replicate-min/echo-deployment", journal=path)

@@ -406,3 +406,9 @@ def test_the_commands_it_prints_run_as_pasted_in_the_same_shell(tmp_path: Path) 
     assert printed(".venv/bin/python", "-m", "replicate_min").endswith(" -m replicate_min")
     if sys.version_info >= (3, 10):  # (sys.orig_argv: the interpreter as typed)
         assert printed(".venv/bin/python", "-m", "replicate_min") == ".venv/bin/python -m replicate_min"
+
+
+def test_no_token_names_the_variable_and_the_offline_fake() -> None:
+    result = cli(None, "run", "replicate-min/echo", "-i", "prompt=x")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "set REPLICATE_API_TOKEN" in result.stderr and "-m replicate_min serve-fake'" in result.stderr
