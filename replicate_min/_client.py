@@ -38,6 +38,7 @@ from ._defaults import (
     DEFAULT_STREAM_IDLE_TIMEOUT,
 )
 from ._exceptions import excerpt
+from ._lazy import Deferred
 from ._prediction import Predictions, create_prediction
 from ._requester import (
     DEFAULT_BASE_URL,
@@ -63,16 +64,8 @@ if TYPE_CHECKING:  # made on first use: most programs never ask for these namesp
 
 T = TypeVar("T")
 
-if not TYPE_CHECKING:
-
-    class _Deferred:
-        """``_batch`` for ``typing.get_type_hints`` on ``Client.batch``: the module loads when a
-        hint is resolved, not with the client (a batch brings threads, sqlite3 and the journal)."""
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(__import__(f"{__package__}._batch", fromlist=["_"]), name)
-
-    _batch = _Deferred()
+if not TYPE_CHECKING:  # (get_type_hints of Client.batch loads _batch then, not with the client: threads, sqlite3)
+    _batch = Deferred(f"{__package__}._batch")
 
 __all__ = [
     "DEFAULT_BASE_URL",

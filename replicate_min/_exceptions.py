@@ -30,8 +30,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple, Type
 
-if TYPE_CHECKING:  # _prediction imports this module
-    from ._prediction import Prediction
+from ._lazy import Deferred
+
+if TYPE_CHECKING:
+    from . import _prediction
+else:  # _prediction imports this module: it is imported when a hint is resolved
+    _prediction = Deferred(f"{__package__}._prediction")
 
 __all__ = [
     "APIConnectionError",
@@ -127,7 +131,7 @@ class ReplicateError(ReplicateException):
 class ModelError(ReplicateException):
     """A prediction failed. ``prediction`` is the failed prediction; ``str()`` is its error."""
 
-    def __init__(self, prediction: Prediction) -> None:
+    def __init__(self, prediction: _prediction.Prediction) -> None:
         self.prediction = prediction
         super().__init__(prediction.error or f"prediction {prediction.id} failed")
 
@@ -135,7 +139,7 @@ class ModelError(ReplicateException):
 class PredictionCanceledError(ReplicateException):
     """A prediction ended ``canceled`` or ``aborted`` where its output was expected."""
 
-    def __init__(self, prediction: Prediction) -> None:
+    def __init__(self, prediction: _prediction.Prediction) -> None:
         self.prediction = prediction
         super().__init__(f"prediction {prediction.id} ended with status {prediction.status!r}")
 
@@ -167,7 +171,7 @@ class WaitTimeoutError(ReplicateException):
     ``prediction`` is the prediction as last seen (reload or cancel it as you need).
     """
 
-    def __init__(self, message: str, prediction: Prediction) -> None:
+    def __init__(self, message: str, prediction: _prediction.Prediction) -> None:
         self.prediction = prediction
         super().__init__(message)
 

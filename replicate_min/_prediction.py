@@ -30,7 +30,6 @@ from typing import (
     Union,
 )
 
-from . import _exceptions as _exceptions_module
 from . import _log
 from ._create import WAIT_MARGIN, CreateRequest, Target
 from ._exceptions import (
@@ -159,19 +158,8 @@ _Progress = Progress  # the name Progress is also Prediction's class attribute
 
 
 @dataclass
-class Prediction:
-    """A prediction, as the API describes it.
-
-    Every field the API sends is kept: the known ones as attributes, unknown ones in
-    ``extra``. Types are checked at construction; a bad value raises
-    ``ValidationError`` naming the field. ``status`` is a ``Status`` for the known
-    statuses and stays a plain string otherwise (logged, and treated as not finished).
-    Timestamps are the API's RFC 3339 strings, unparsed.
-
-    A prediction fetched through a client acts through that client (``reload``,
-    ``wait``, ``cancel``, ``stream``); one built by hand or unpickled acts through the
-    default client until ``bind(client)``.
-    """
+class _Fields:
+    """A prediction's fields and their checks (``Prediction`` is this and what it does)."""
 
     id: str
     status: str
@@ -194,9 +182,6 @@ class Prediction:
     webhook_events_filter: Optional[List[str]] = None
     webhook_completed: Optional[str] = None
     extra: Dict[str, Any] = field(default_factory=dict)
-
-    Progress: ClassVar[type[_Progress]] = _Progress  # the official spelling: Prediction.Progress.parse(logs)
-    _requester: ClassVar[Optional[Requester]] = None  # set per instance; never a field
 
     def __post_init__(self) -> None:
         values = self.__dict__
@@ -235,6 +220,36 @@ class Prediction:
         if status is not None:
             values["status"] = status
 
+
+class Prediction(_Fields):
+    """A prediction, as the API describes it.
+
+    Every field the API sends is kept: the known ones as attributes, unknown ones in
+    ``extra``. Types are checked at construction; a bad value raises
+    ``ValidationError`` naming the field. ``status`` is a ``Status`` for the known
+    statuses and stays a plain string otherwise (logged, and treated as not finished).
+    Timestamps are the API's RFC 3339 strings, unparsed.
+
+    A prediction fetched through a client acts through that client (``reload``,
+    ``wait``, ``cancel``, ``stream``); one built by hand or unpickled acts through the
+    default client until ``bind(client)``.
+    """
+
+    Progress: ClassVar[type[_Progress]] = _Progress  # the official spelling: Prediction.Progress.parse(logs)
+    _requester: ClassVar[Optional[Requester]] = None  # set per instance; never a field
+
+    if not TYPE_CHECKING:  # (type checkers see the dataclass's own signature)
+
+        @functools.wraps(_Fields.__init__)
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            """The dataclass ``__init__``, except that unknown keywords go to ``extra``:
+            ``Prediction(**webhook_payload)`` works as the official (pydantic) model does, and
+            what it does not know is kept rather than dropped."""
+            if not kwargs.keys() <= _INIT_NAMES:
+                unknown = {key: kwargs.pop(key) for key in list(kwargs) if key not in _INIT_NAMES}
+                kwargs["extra"] = {**(kwargs.get("extra") or {}), **unknown}
+            super().__init__(*args, **kwargs)
+
     @classmethod
     def from_json(cls, data: Any, requester: Optional[Requester] = None) -> Prediction:
         """Builds a prediction from a decoded API body, validating every field."""
@@ -248,7 +263,7 @@ class Prediction:
         for key, value in data.items():
             (known if key in _FIELD_SET else extra)[key] = value
         prediction = cls.__new__(cls)
-        _dataclass_init(prediction, **known, extra=extra)  # the keys are sorted already
+        _Fields.__init__(prediction, **known, extra=extra)  # the keys are sorted already
         prediction.__dict__["_requester"] = requester
         if not isinstance(prediction.status, Status) and (
             requester is None or requester.first_sight(prediction.status)
@@ -575,32 +590,7 @@ _JSON_NAMES = {str: "a string", dict: "an object", bool: "a boolean", list: "a l
 _REQUIRED = ("id", "status")
 _FIELDS = tuple(item.name for item in fields(Prediction) if item.name != "extra")
 _FIELD_SET = frozenset(_FIELDS)
-
-
-_INIT_NAMES = frozenset(item.name for item in fields(Prediction))
-_dataclass_init = Prediction.__init__
-
-
-@functools.wraps(_dataclass_init)
-def _init(self: Prediction, *args: Any, **kwargs: Any) -> None:
-    """The dataclass ``__init__``, except that unknown keywords go to ``extra``.
-
-    ``Prediction(**webhook_payload)`` works as the official (pydantic) model does, and what
-    it does not know is kept rather than dropped. Type checkers still see the generated
-    signature (``functools.wraps`` keeps it for ``inspect.signature`` too).
-    """
-    if not kwargs.keys() <= _INIT_NAMES:
-        unknown = {key: kwargs.pop(key) for key in list(kwargs) if key not in _INIT_NAMES}
-        kwargs["extra"] = {**(kwargs.get("extra") or {}), **unknown}
-    _dataclass_init(self, *args, **kwargs)
-
-
-setattr(Prediction, "__init__", _init)  # noqa: B010  # after the class: the dataclass's own stays the typed one
-
-
-# The exceptions module imports nothing of ours, so its annotations name ``Prediction``
-# for type checkers only; this makes ``typing.get_type_hints`` resolve them at run time.
-setattr(_exceptions_module, "Prediction", Prediction)  # noqa: B010  # not an attribute type checkers know
+_INIT_NAMES = frozenset(item.name for item in fields(_Fields))
 
 
 def polling(

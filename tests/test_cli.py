@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import select
 import signal
 import subprocess
@@ -394,9 +395,9 @@ def test_the_commands_it_prints_run_as_pasted_in_the_same_shell(tmp_path: Path) 
 
     def printed(*command: str, path: str = "/usr/bin:/bin") -> str:
         shown = subprocess.run([*command, "--help"], cwd=tmp_path, env={**env, "PATH": path}, capture_output=True)
-        usage = shown.stdout.decode().split("\n", 1)[0]
-        assert usage.startswith("usage: ") and " [-h]" in usage, shown.stderr
-        prog = usage[len("usage: ") : usage.index(" [-h]")]
+        usage = re.match(r"usage: (.+?)\s+\[-h\]", shown.stdout.decode(), re.S)  # (a long one wraps)
+        assert usage, shown.stderr
+        prog = usage.group(1)
         pasted = subprocess.run([*shlex.split(prog), "--version"], cwd=tmp_path, env={**env, "PATH": path})
         assert pasted.returncode == 0, f"{prog!r} does not run as pasted"
         return prog

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shlex
 import signal
 import socket
@@ -147,10 +148,11 @@ def test_usage_names_the_console_script(tmp_path: Path) -> None:
         f"#!{sys.executable}\nimport sys\nfrom replicate_min.__main__ import main\nsys.exit(main())\n", encoding="utf-8"
     )
     script.chmod(0o755)
-    result = subprocess.run([str(script), "run", "--help"], capture_output=True, text=True, env=environment(None))
+    env = {**environment(None), "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"}  # as pip puts it on PATH
+    result = subprocess.run(["replicate-min", "run", "--help"], capture_output=True, text=True, env=env)
     assert result.returncode == 0 and result.stdout.startswith("usage: replicate-min run ")
     assert "replicate-min run replicate-min/echo" in result.stdout  # the examples too
-    wrong = subprocess.run([str(script), "nonsense"], capture_output=True, text=True, env=environment(None))
+    wrong = subprocess.run(["replicate-min", "nonsense"], capture_output=True, text=True, env=env)
     assert "see 'replicate-min --help'" in one_line_error(wrong, 2)
 
 
