@@ -54,9 +54,6 @@ _THROTTLE_HINT = re.compile(r"available in ~?(\d{1,5}(?:\.\d+)?)\s*s", re.IGNORE
 _PAGE = 100  # predictions per list page, until a sweep shows otherwise
 _MAX_PAGES = 1000  # a listing longer than this is a server looping its cursors
 _MAX_POLL = 30.0  # seconds between two looks at a long prediction, at most
-#: Seconds a create whose answer was lost is left before it is looked for: a request still on its way
-#: to the API (or queued there) would otherwise be created after the search found nothing.
-_SETTLE = 5.0
 _MAX_SETTLE = 150.0  # (well inside DEFAULT_BATCH_LOOKBACK, which the search looks back)
 
 
@@ -287,12 +284,12 @@ def poll_delay(followed_for: float, tick: float) -> float:
     return min(max(tick, followed_for / 4), _MAX_POLL)
 
 
-def settle_for(outstanding: float) -> float:
+def settle_for(outstanding: float, settle: float) -> float:
     """Seconds a create whose answer was lost, after ``outstanding`` seconds, is left before it is
     looked for: twice that (a server that slow to answer may be as slow to record it), at least
-    ``_SETTLE``, at most ``_MAX_SETTLE``. (The API takes no idempotency key: a create it records
+    ``settle``, at most ``_MAX_SETTLE``. (The API takes no idempotency key: a create it records
     later still is a duplicate, which no client can rule out.)"""
-    return min(max(_SETTLE, 2 * outstanding), _MAX_SETTLE)
+    return min(max(settle, 2 * outstanding), _MAX_SETTLE)
 
 
 class _Follow:
@@ -335,8 +332,10 @@ class Batch:
         shard: Tuple[int, int],
         cancel_on_exit: bool,
         lookback: float,
+        settle: float,
     ) -> None:
         self._requester = requester
+        self._settle = settle
         self._template = template
         self._inputs = inputs
         self._own_journal = not isinstance(journal, Journal)
@@ -448,9 +447,9 @@ class Batch:
         sending = self.journal.rows_in("sending")
         if sending:
             # a create sent just before a kill may still be on its way: give it time to land first
-            settle = max(row.sent_at or 0.0 for row in sending) + _SETTLE - time.time()
+            settle = max(row.sent_at or 0.0 for row in sending) + self._settle - time.time()
             if settle > 0:
-                self._stop.wait(min(settle, _SETTLE))
+                self._stop.wait(min(settle, self._settle))
             matched, unmatched = self._reconcile(sending)
             for row in unmatched:
                 self.journal.forget(row.index)
@@ -750,7 +749,7 @@ class Batch:
 
     def _lost(self, index: int, input: Dict[str, Any], digest: str, sent_at: float) -> None:
         """A create that may have reached the API, its answer lost: looked for once it has settled."""
-        ready_at = time.monotonic() + settle_for(time.time() - sent_at)
+        ready_at = time.monotonic() + settle_for(time.time() - sent_at, self._settle)
         with self._lock:
             self._uncertain.append((ready_at, index, input, digest, sent_at))
 
@@ -879,14 +878,16 @@ def batch(requester: Requester, ref: Any, inputs: Iterable[Dict[str, Any]], **op
     keywords, all of them (its signature holds their types and defaults, named once)."""
     from ._create import parse_ref
 
-    deployment, journal, concurrency, lookback = (
-        options[k] for k in ("deployment", "journal", "concurrency", "lookback")
+    deployment, journal, concurrency, lookback, settle = (
+        options[k] for k in ("deployment", "journal", "concurrency", "lookback", "settle")
     )
 
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 1 <= concurrency <= 1024:
         raise ValueError(f"concurrency must be a whole number from 1 to 1024, got {excerpt(concurrency)}")
     if isinstance(lookback, bool) or not isinstance(lookback, (int, float)) or not 0 <= lookback <= 86400:
         raise ValueError(f"lookback must be seconds from 0 to 86400, got {excerpt(lookback)}")
+    if isinstance(settle, bool) or not isinstance(settle, (int, float)) or not 0 <= settle <= _MAX_SETTLE:
+        raise ValueError(f"settle must be seconds from 0 to {_MAX_SETTLE:g}, got {excerpt(settle)}")
     if (ref is None) == (deployment is None):
         raise TypeError("batch() takes a model reference or deployment=..., exactly one")
     target = {"deployment": deployment} if deployment is not None else parse_ref(ref)
@@ -910,4 +911,5 @@ def batch(requester: Requester, ref: Any, inputs: Iterable[Dict[str, Any]], **op
         shard=parse_shard(options["shard"]),
         cancel_on_exit=bool(options["cancel_on_exit"]),
         lookback=float(lookback),
+        settle=float(settle),
     )

@@ -759,7 +759,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     )
     serve.add_argument("--port", type=_port, default=0, help="the port (default: a free one)")
     serve.add_argument("--token", type=_token, help="the API token it accepts (default: a random one)")
-    from ._defaults import DEFAULT_BATCH_CONCURRENCY
+    from ._defaults import DEFAULT_BATCH_CONCURRENCY, DEFAULT_BATCH_SETTLE
 
     batch = commands.add_parser(
         "batch",
@@ -792,6 +792,13 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         "--wait", type=_hold_seconds, default=60, metavar="N", help="hold each create up to N seconds (default 60)"
     )
     batch.add_argument("--cancel-on-exit", action="store_true", help="on Ctrl-C, also cancel the predictions in flight")
+    batch.add_argument(
+        "--settle",
+        type=float,
+        default=DEFAULT_BATCH_SETTLE,
+        metavar="S",
+        help=f"seconds a create whose answer was lost waits before it is looked for (default {DEFAULT_BATCH_SETTLE:g})",
+    )
     bundle = commands.add_parser(
         "bundle",
         help="write this package as a zip with compiled bytecode, for serverless cold starts",

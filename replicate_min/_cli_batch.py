@@ -261,6 +261,7 @@ def run_batch(args: Any, client: Client, err: TextIO, prog: str) -> int:
             shard=args.shard,
             wait=args.wait,
             cancel_on_exit=args.cancel_on_exit,
+            settle=args.settle,
         )
         before = journal.redeliver_all(_written(results_path))
         try:

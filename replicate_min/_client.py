@@ -31,6 +31,7 @@ from ._create import CreateRequest
 from ._defaults import (
     DEFAULT_BATCH_CONCURRENCY,
     DEFAULT_BATCH_LOOKBACK,
+    DEFAULT_BATCH_SETTLE,
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_RETRIES,
     DEFAULT_READ_TIMEOUT,
@@ -415,6 +416,7 @@ class Client:
         cancel_after: Union[str, int, float, None] = None,
         cancel_on_exit: bool = False,
         lookback: float = DEFAULT_BATCH_LOOKBACK,
+        settle: float = DEFAULT_BATCH_SETTLE,
     ) -> _batch.Batch:
         """Runs ``ref`` (as ``run`` takes it), or ``deployment``, once per input: an iterator of
         ``BatchResult`` (``row``, ``id``, ``status``, ``output``, ``error``, ``metrics``) in
@@ -432,7 +434,9 @@ class Client:
         ``concurrency``: predictions running at once (it halves on 429 and grows back);
         ``shard``: ``"K/N"`` takes the rows whose index % N == K, each shard with its own
         journal; ``wait``: how long each create is held (``Prefer: wait``); ``cancel_on_exit``:
-        ``close()`` also cancels the predictions in flight. Use it in a ``with`` block::
+        ``close()`` also cancels the predictions in flight; ``settle``: seconds a create whose
+        answer was lost is left before it is looked for (twice as long as it was outstanding,
+        if longer). Use it in a ``with`` block::
 
             with client.batch("owner/name", rows, journal="rows.journal") as results:
                 for result in results:

@@ -9,6 +9,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_BATCH_CONCURRENCY",
     "DEFAULT_BATCH_LOOKBACK",
+    "DEFAULT_BATCH_SETTLE",
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_MAX_BACKOFF",
     "DEFAULT_MAX_CONCURRENCY",
@@ -45,3 +46,7 @@ DEFAULT_BATCH_CONCURRENCY = 32
 #: How far before a row's recorded send time a resumed batch looks for the prediction it may have
 #: created: room for the machine's clock to differ from the API's.
 DEFAULT_BATCH_LOOKBACK = 300.0
+#: Seconds a create whose answer was lost (the process killed, the connection dropped) is left
+#: before it is looked for: a request still on its way to the API would be created after the
+#: search found nothing. A create outstanding longer is left twice as long as it was.
+DEFAULT_BATCH_SETTLE = 5.0

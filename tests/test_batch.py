@@ -102,7 +102,8 @@ def test_a_long_prediction_is_looked_at_less_and_less_often() -> None:
 
 def test_a_lost_create_is_looked_for_after_twice_as_long_as_it_was_outstanding() -> None:
     # a server that took 6 s not to answer is given 12 s to record it before the row is created again
-    assert [settle_for(outstanding) for outstanding in (0, 1, 6, 60, 1000)] == [5, 5, 12, 120, 150]
+    assert [settle_for(outstanding, 5.0) for outstanding in (0, 1, 6, 60, 1000)] == [5, 5, 12, 120, 150]
+    assert settle_for(0.001, 0.0) == 0.002
 
 
 def test_a_closed_batch_resumes_with_the_rest(fake: FakeReplicate, client: Client, tmp_path: Path) -> None:
@@ -114,7 +115,7 @@ def test_a_closed_batch_resumes_with_the_rest(fake: FakeReplicate, client: Clien
             first.append(result)
             if len(first) == 7:
                 break
-    second = list(client.batch("replicate-min/echo", inputs, journal=journal, concurrency=2))
+    second = list(client.batch("replicate-min/echo", inputs, journal=journal, concurrency=2, settle=0))
     check_results(first + second, inputs)  # every row once across the two runs
     one_prediction_per_row(fake, inputs)  # rows in flight at the close were followed, not created again
 
@@ -135,7 +136,7 @@ def test_a_create_whose_answer_never_came_is_found_not_created_again(
             break
     batch.close()
     assert len(fake.predictions_created) == 4
-    second = list(client.batch("replicate-min/echo", inputs, journal=journal))
+    second = list(client.batch("replicate-min/echo", inputs, journal=journal, settle=0))  # (it was recorded)
     check_results(first + second, inputs)
     one_prediction_per_row(fake, inputs)
 
@@ -161,7 +162,7 @@ def test_each_found_prediction_is_claimed_by_one_row(fake: FakeReplicate, client
     journal.sending(99, input_hash({"prompt": "x"}), now)
     journal.created(99, held.id)
     journal.close()
-    results = {r.row: r for r in client.batch("replicate-min/echo", inputs, journal=path)}
+    results = {r.row: r for r in client.batch("replicate-min/echo", inputs, journal=path, settle=0)}
     assert sorted(results) == [0, 1, 2]
     ids = [results[i].id for i in range(3)]
     assert made.id in ids and held.id not in ids and len(set(ids)) == 3
@@ -172,7 +173,7 @@ def test_an_answer_lost_mid_run_is_looked_for_before_creating_again(fake: FakeRe
     inputs = rows(5)
     fake.fail_next("drop_after", method="POST", path="/v1/models/")  # created, connection dropped
     fake.fail_next(status=500, method="POST", path="/v1/models/")  # refused before it was made
-    results = list(client.batch("replicate-min/echo", inputs, concurrency=1))
+    results = list(client.batch("replicate-min/echo", inputs, concurrency=1, settle=0))
     check_results(results, inputs)
     one_prediction_per_row(fake, inputs)
 
@@ -214,6 +215,8 @@ def test_a_row_that_is_not_plain_json_is_a_batch_error(client: Client, inputs: L
         ({"shard": "1/0"}, "shard must be"),
         ({"wait": False}, "holds its creates"),
         ({"lookback": float("inf")}, "lookback"),
+        ({"settle": -1}, "settle must be seconds from 0 to 150"),
+        ({"settle": float("nan")}, "settle must be"),
     ],
 )
 def test_bad_options_are_refused_before_anything_is_sent(
@@ -411,6 +414,6 @@ def test_two_rows_with_one_input_and_a_lost_answer_get_a_prediction_each(tmp_pat
         fake.inject(ErrorStatus(status=503, method="POST"))
         with Client(api_token=fake.token, base_url=fake.base_url, poll_interval=0.05) as client:
             same = [{"prompt": "same"}] * 2
-            results = list(client.batch("replicate-min/echo", same, journal=tmp_path / "j", concurrency=2))
+            results = list(client.batch("replicate-min/echo", same, journal=tmp_path / "j", concurrency=2, settle=0))
         assert sorted(r.row for r in results) == [0, 1] and len({r.id for r in results}) == 2
         assert fake.creates_per_input[input_key({"prompt": "same"})] == 2

@@ -94,7 +94,7 @@ def test_sigkill_in_the_window_before_the_id_is_recorded_makes_no_duplicate(
     wait_for(lambda: len(batch_fake.predictions_created) == 6 and (tmp_path / "out.jsonl").exists())
     wait_for(lambda: len((tmp_path / "out.jsonl").read_text().splitlines()) == 5)
     kill(process)
-    resumed = run(batch_fake, *args, cwd=tmp_path)
+    resumed = run(batch_fake, *args, "--settle", "0", cwd=tmp_path)  # (the fake recorded the create)
     assert resumed.returncode == 0, resumed.stderr
     check_all_once(batch_fake, tmp_path / "out.jsonl", inputs)
 
