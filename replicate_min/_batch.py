@@ -54,6 +54,7 @@ _THROTTLE_HINT = re.compile(r"available in ~?(\d{1,5}(?:\.\d+)?)\s*s", re.IGNORE
 _PAGE = 100  # predictions per list page, until a sweep shows otherwise
 _MAX_PAGES = 1000  # a listing longer than this is a server looping its cursors
 _MAX_POLL = 30.0  # seconds between two looks at a long prediction, at most
+_MIN_PAUSE = 0.5  # seconds a 429 pauses at least, whatever its Retry-After says (0 would hammer)
 _MAX_SETTLE = 150.0  # (well inside DEFAULT_BATCH_LOOKBACK, which the search looks back)
 
 
@@ -203,7 +204,7 @@ class Pacer:
                 if wait is None:
                     hint = _THROTTLE_HINT.search(body[:4096].decode("utf-8", "replace"))
                     wait = float(hint.group(1)) if hint else reset
-                wait = min(max(wait if wait is not None else 1.0, 0.05), self.max_wait)
+                wait = min(max(wait if wait is not None else 1.0, _MIN_PAUSE), self.max_wait)
                 if sent is None or sent >= self._pause_began:  # (one sent before the pause says nothing new)
                     self._pause(now + wait, now)
                 self._throttled += 1
@@ -216,8 +217,8 @@ class Pacer:
                 self._window = max(self._window, reset)
                 self._allowed = max(self._allowed, remaining + 1)
                 self._spacing = min(self._window / self._allowed * 1.02, self.max_wait)
-                if remaining < 1:
-                    self._pause((now if sent is None else sent) + reset, now)
+                if remaining < 1:  # (a reset of 0 with nothing left still waits a little)
+                    self._pause((now if sent is None else sent) + max(reset, _MIN_PAUSE / 2), now)
             return 0.0
 
     def _pause(self, until: float, now: float) -> None:
@@ -748,8 +749,10 @@ class Batch:
             return
 
     def _lost(self, index: int, input: Dict[str, Any], digest: str, sent_at: float) -> None:
-        """A create that may have reached the API, its answer lost: looked for once it has settled."""
-        ready_at = time.monotonic() + settle_for(time.time() - sent_at, self._settle)
+        """A create that may have reached the API, its answer lost: looked for once it has settled.
+        (The time it was held, ``Prefer: wait``, is the API's by design, not a sign of slowness.)"""
+        outstanding = time.time() - sent_at - (self._template.hold or 0)
+        ready_at = time.monotonic() + settle_for(max(outstanding, 0.0), self._settle)
         with self._lock:
             self._uncertain.append((ready_at, index, input, digest, sent_at))
 

@@ -280,20 +280,27 @@ def _file_name(url: str, index: int) -> str:
 
     name = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
     name = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".")
-    return name[:200] or f"output-{index}"
+    if len(name) > 200:  # cut the stem, keep the extension
+        stem, dot, suffix = name.partition(".")
+        suffix = (dot + suffix)[:40]
+        name = stem[: 200 - len(suffix)] + suffix
+    return name or f"output-{index}"
 
 
 def output_names(urls: List[str]) -> List[str]:
     """A safe file name for each URL, no two alike (nor alike but for case, for case-insensitive disks)."""
     names: List[str] = []
     used: Set[str] = set()
+    tried: Dict[str, int] = {}  # the last suffix tried per name: n outputs of one name cost n, not n^2
     for index, url in enumerate(urls):
         name = _file_name(url, index)
         stem, dot, suffix = name.partition(".")
-        attempt = 0
+        key = name.casefold()
+        attempt = tried.get(key, 0)
         while name.casefold() in used:
             attempt += 1
             name = f"{stem}-{attempt}{dot}{suffix}"
+        tried[key] = attempt
         used.add(name.casefold())
         names.append(name)
     return names
@@ -307,13 +314,19 @@ def save_outputs(client: Client, output: Any, folder: Path, *, replace: bool) ->
     if not urls:
         return
     folder.mkdir(parents=True, exist_ok=True)
+    if folder.is_symlink():
+        raise OSError(f"{folder} is a link: refusing to write through it")
     for url, name in zip(urls, output_names(urls)):
         data = client.download(url)
         if replace:
             temporary = folder / f".{name}.part"
             temporary.unlink(missing_ok=True)
-            with open(temporary, "xb") as file:  # never through a link left in its place
-                file.write(data)
+            try:
+                with open(temporary, "xb") as file:  # never through a link left in its place
+                    file.write(data)
+            except BaseException:
+                temporary.unlink(missing_ok=True)  # (a half-written file would eat a full disk's last space)
+                raise
             path = folder / name
             os.replace(temporary, path)
             yield path

@@ -19,7 +19,7 @@ from typing import Any, Dict, Iterator, List, Optional, TextIO, Tuple
 from ._batch import Batch, BatchResult, BatchStats
 from ._cli import CLIError, _file_urls, _isatty, escape, save_outputs
 from ._client import Client
-from ._exceptions import BatchError, ReplicateError
+from ._exceptions import BatchError, ReplicateError, ReplicateException
 
 __all__ = ["BATCH_EPILOG", "run_batch"]
 
@@ -76,7 +76,7 @@ def read_rows(path: Path) -> Iterator[Dict[str, Any]]:
     name = escape(str(path))
     try:
         csv_file = path.suffix.lower() == ".csv"
-        file = open(path, encoding="utf-8-sig" if csv_file else "utf-8", newline="" if csv_file else None)
+        file = open(path, encoding="utf-8-sig", newline="" if csv_file else None)  # (a BOM is skipped)
     except OSError as exc:
         raise _bad(f"cannot read the rows {name}: {exc.strerror or exc}") from None
     with file:
@@ -160,7 +160,7 @@ def _save(client: Client, result: BatchResult, folder: Path) -> Dict[str, Any]:
     try:
         for path in save_outputs(client, result.output, folder / str(result.row), replace=True):
             files.append(str(path))
-    except (ReplicateError, ValueError, OSError) as exc:
+    except (ReplicateException, ValueError, OSError) as exc:  # (a refused connection, a file too large too)
         url = list(_file_urls(result.output))[len(files)]
         if isinstance(exc, ReplicateError) and exc.status:
             reason = f"{exc.status} {exc.detail or exc.title or ''}".strip()
@@ -240,9 +240,11 @@ def run_batch(args: Any, client: Client, err: TextIO, prog: str) -> int:
         folder = Path(args.output_dir)
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            probe = folder / ".replicate-batch-probe"
-            probe.write_bytes(b"")
-            probe.unlink()
+            import tempfile
+
+            handle, probe = tempfile.mkstemp(prefix=".replicate-batch-probe-", dir=folder)  # (O_EXCL: a new file)
+            os.close(handle)
+            os.unlink(probe)
         except OSError as exc:
             raise _bad(f"cannot write into the output folder {escape(str(folder))}: {exc.strerror or exc}") from None
     from ._journal import Journal

@@ -331,6 +331,14 @@ def test_turns_voided_by_a_pause_free_their_places() -> None:
     assert again == pytest.approx([2.0, 3.02, 4.04])  # from the pause's end, not behind the void turns (5.08)
 
 
+def test_a_429_that_says_retry_at_once_still_pauses() -> None:
+    pacer = Pacer()
+    assert pacer.observe(429, {"retry-after": "0"}, b"", now=10.0) == 0.5
+    assert pacer.reserve(10.0)[0] == 0.5
+    pacer.observe(200, {"ratelimit-remaining": "0", "ratelimit-reset": "0"}, b"", now=20.0)
+    assert pacer.reserve(20.0)[0] == 0.25
+
+
 def test_the_pacer_follows_the_headers() -> None:
     pacer = Pacer()
     assert pacer.reserve(100.0)[0] == 0.0

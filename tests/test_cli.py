@@ -413,3 +413,12 @@ def test_no_token_names_the_variable_and_the_offline_fake() -> None:
     result = cli(None, "run", "replicate-min/echo", "-i", "prompt=x")
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert "set REPLICATE_API_TOKEN" in result.stderr and "-m replicate_min serve-fake'" in result.stderr
+
+
+def test_output_names_keep_the_extension_and_stay_linear() -> None:
+    from replicate_min._cli import output_names
+
+    [long] = output_names(["https://x/" + "a" * 300 + ".png"])
+    assert len(long) == 200 and long.endswith("a.png")
+    names = output_names([f"https://x/{i}/x.png" for i in range(3000)])  # (n^2 lookups took 5 s for 5000)
+    assert len(set(names)) == 3000 and names[:3] == ["x.png", "x-1.png", "x-2.png"]

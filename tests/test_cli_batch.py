@@ -164,6 +164,12 @@ def test_some_rows_failing_is_exit_1_with_a_summary(batch_fake: FakeReplicate, t
     assert [line["status"] for line in results_of(tmp_path / "out.jsonl")] == ["failed"] * 4
 
 
+def test_a_jsonl_file_with_a_bom_is_read(batch_fake: FakeReplicate, tmp_path: Path) -> None:
+    (tmp_path / "rows.jsonl").write_bytes(b'\xef\xbb\xbf{"prompt": "bom"}\n')
+    result = run(batch_fake, "replicate-min/echo", "--input", "rows.jsonl", "--output", "o.jsonl", cwd=tmp_path)
+    assert result.returncode == 0 and results_of(tmp_path / "o.jsonl")[0]["output"] == "bom", result.stderr
+
+
 def test_csv_rows_with_typed_columns(batch_fake: FakeReplicate, tmp_path: Path) -> None:
     batch_fake.add_model("test/inputs", lambda input: input)
     (tmp_path / "rows.csv").write_text('prompt,steps:json,flags:json\n"a, cat",30,"[1, 2]"\nplain,1.5,null\n')
@@ -329,3 +335,27 @@ def test_a_file_that_cannot_be_saved_is_named_and_the_resume_goes_on(batch_fake:
     again = run(batch_fake, *args, cwd=tmp_path)
     assert again.returncode == 1, again.stderr
     assert len(results_of(tmp_path / "o.jsonl")) == 3, "a resume does not redo (or wait on) the rows already written"
+
+
+def test_a_refused_download_is_the_rows_files_error_and_a_link_in_the_folder_is_not_followed(
+    batch_fake: FakeReplicate, tmp_path: Path
+) -> None:
+    import socket
+
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        refused = f"http://127.0.0.1:{unused.getsockname()[1]}/x.png"  # nothing listens once closed
+    batch_fake.add_model("test/mixed", lambda input: refused if input["prompt"] == "row 1" else "data:,hi")
+    write_rows(tmp_path / "rows.jsonl", 3)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "2").symlink_to(outside)  # planted: row 2's folder points out of --output-dir
+    args = ("test/mixed", "--input", "rows.jsonl", "--output", "o.jsonl", "--output-dir", "out", "--concurrency", "1")
+    result = run(batch_fake, *args, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    lines = {line["row"]: line for line in results_of(tmp_path / "o.jsonl")}
+    assert sorted(lines) == [0, 1, 2] and "files_error" not in lines[0]
+    assert "could not connect" in lines[1]["files_error"], lines[1]
+    assert "is a link" in lines[2]["files_error"] and list(outside.iterdir()) == []
+    assert not list((tmp_path / "out").rglob("*.part"))
