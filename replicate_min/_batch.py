@@ -355,8 +355,9 @@ class Batch:
         self._follow: Dict[str, _Follow] = {}
         self._sending: List[str] = []  # input digests of the creates awaiting their answer
         self._results: Deque[Any] = deque()
-        self._outstanding = 0
-        self._cap = 2 * concurrency + 64  # rows read but not yet delivered, at most
+        self._outstanding = 0  # rows read and not yet ended
+        self._undelivered = 0  # rows read and not yet handed to the caller: at most _cap
+        self._cap = 2 * concurrency + 64
         self._fed = False
         self._started = False
         self._closed = False
@@ -397,6 +398,8 @@ class Batch:
             while not self._results:
                 self._lock.wait(0.5)
             item = self._results.popleft()
+            if isinstance(item, BatchResult):
+                self._undelivered -= 1
             self._lock.notify_all()
         if item is _END:
             self.close()
@@ -623,11 +626,12 @@ class Batch:
                     self.stats.skipped += 1
                 continue
             with self._lock:
-                while self._outstanding >= self._cap and not self._stop.is_set():
-                    self._lock.wait(0.25)
+                while self._undelivered >= self._cap and not self._stop.is_set():
+                    self._lock.wait(0.25)  # (a slow reader of the results holds the creates back too)
                 if self._stop.is_set():
                     return
                 self._outstanding += 1
+                self._undelivered += 1
                 if row is not None and row.state == "created" and row.prediction_id:
                     self._follow[row.prediction_id] = _Follow(index, row.sent_at, 0, gated=False)
                 elif row is not None and row.state == "failed":

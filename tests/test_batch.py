@@ -263,6 +263,24 @@ def test_rows_are_read_as_they_are_needed(fake: FakeReplicate, client: Client) -
     assert read < 50 + 2 * 2 + 64 + 10  # the reader stays at most its cap ahead
 
 
+def test_a_slow_reader_of_the_results_holds_the_creates_back(fake: FakeReplicate, client: Client) -> None:
+    read = 0
+
+    def endless() -> Iterator[Dict[str, Any]]:
+        nonlocal read
+        while True:
+            read += 1
+            yield {"prompt": f"row {read}"}
+
+    cap = 2 * 2 + 64  # rows read ahead of the caller, at most (concurrency 2)
+    with client.batch("replicate-min/echo", endless(), concurrency=2) as batch:
+        next(batch)  # then the caller stops reading: the results wait for it, and so do the rows
+        while batch.stats.done < cap:
+            time.sleep(0.01)
+        assert read <= cap + 2, read  # not a result queued in memory per row of the input
+        assert len(fake.predictions_created) <= cap + 1
+
+
 # -- rate limits ------------------------------------------------------------------------
 
 
