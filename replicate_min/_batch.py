@@ -749,7 +749,7 @@ class Batch:
                 self._gate.release()
                 self._lost(index, input, digest, sent_at)
                 return
-            self._created(index, prediction, sent_at)
+            self._created(index, input, digest, prediction, sent_at)
             return
 
     def _lost(self, index: int, input: Dict[str, Any], digest: str, sent_at: float) -> None:
@@ -764,8 +764,15 @@ class Batch:
         with self._lock:
             self._sending.remove(digest)
 
-    def _created(self, index: int, prediction: Prediction, sent_at: float) -> None:
+    def _created(self, index: int, input: Dict[str, Any], digest: str, prediction: Prediction, sent_at: float) -> None:
         if not self.journal.created(index, prediction.id):
+            if self.journal.holder_input(prediction.id) == digest:
+                # a twin row (the same input) whose answer was lost found this prediction first and
+                # claimed it: a valid result for that row. This row's is then the twin's lost create,
+                # if it was made: looked for like any lost create.
+                self._gate.release()
+                self._lost(index, input, digest, sent_at)
+                return
             raise ValidationError(
                 f"the API answered row {index}'s create with prediction {prediction.id!r}, which another row"
                 " already holds: refusing to give two rows one prediction",

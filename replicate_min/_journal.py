@@ -175,6 +175,12 @@ class Journal:
                 self._db.execute("SELECT 1 FROM rows WHERE prediction_id = ?", (prediction_id,)).fetchone() is not None
             )
 
+    def holder_input(self, prediction_id: str) -> Optional[str]:
+        """The input hash of the row that holds ``prediction_id``, if one does."""
+        with self._lock:
+            found = self._db.execute("SELECT input_hash FROM rows WHERE prediction_id = ?", (prediction_id,)).fetchone()
+        return None if found is None else str(found[0])
+
     def sending(self, index: int, digest: str, sent_at: float) -> None:
         """Committed before the row's create is sent."""
         self._write(

@@ -178,6 +178,27 @@ def test_an_answer_lost_mid_run_is_looked_for_before_creating_again(fake: FakeRe
     one_prediction_per_row(fake, inputs)
 
 
+def test_an_answer_whose_prediction_a_twin_claimed_is_looked_for_again(client: Client, tmp_path: Path) -> None:
+    """Row 0's answer was lost; its search found the prediction of its twin row 6 (the same input),
+    whose create was still held, and claimed it. Row 6's answer then names a prediction row 0
+    holds: row 6 is a lost create (the twin's), never an abort; another input is a server lying."""
+    from replicate_min import Prediction, ValidationError
+
+    same = {"prompt": "same"}
+    batch = client.batch("replicate-min/echo", [same] * 7, journal=tmp_path / "j")
+    prediction = Prediction(id="p1", status="processing")
+    batch.journal.sending(0, input_hash(same), time.time())
+    assert batch.journal.created(0, "p1")
+    batch.journal.sending(6, input_hash(same), time.time())
+    batch._gate.acquire(threading.Event())
+    batch._created(6, same, input_hash(same), prediction, time.time())
+    assert [item[1] for item in batch._uncertain] == [6] and batch._gate.in_use == 0
+    batch.journal.sending(5, input_hash({"prompt": "other"}), time.time())
+    with pytest.raises(ValidationError, match="another row already holds"):
+        batch._created(5, {"prompt": "other"}, input_hash({"prompt": "other"}), prediction, time.time())
+    batch.close()
+
+
 def test_a_journal_of_another_batch_is_refused(fake: FakeReplicate, client: Client, tmp_path: Path) -> None:
     journal = tmp_path / "j.sqlite"
     list(client.batch("replicate-min/echo", rows(3), journal=journal))
