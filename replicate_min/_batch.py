@@ -354,6 +354,7 @@ class Batch:
         self._uncertain: List[Tuple[float, int, Dict[str, Any], str, float]] = []  # (ready at, row...)
         self._follow: Dict[str, _Follow] = {}
         self._sending: List[str] = []  # input digests of the creates awaiting their answer
+        self._server_errors: Dict[int, Tuple[int, str]] = {}  # row: (5xx answers to its creates, the last)
         self._results: Deque[Any] = deque()
         self._outstanding = 0  # rows read and not yet ended
         self._undelivered = 0  # rows read and not yet handed to the caller: at most _cap
@@ -731,6 +732,10 @@ class Batch:
                 continue
             if status >= 500:  # it may have run before failing: look for it
                 self._gate.release()
+                error = error_from_response(status, response.body)
+                with self._lock:
+                    count = self._server_errors.get(index, (0, ""))[0] + 1
+                    self._server_errors[index] = (count, f"{status} {error.detail or error.title or ''}".strip())
                 self._lost(index, input, digest, sent_at)
                 return
             if status >= 300:
@@ -870,9 +875,15 @@ class Batch:
         rows = [Row(index, digest, "sending", sent_at, None, None, False) for _, index, _, digest, sent_at in ready]
         matched, _ = self._reconcile(rows)
         found = {row.index: prediction for row, prediction in matched}
+        limit = max(self._requester.settings.max_retries, 3)
         for _, index, input, digest, sent_at in ready:
             prediction = found.get(index)
-            if prediction is None:
+            errors, last = self._server_errors.get(index, (0, ""))
+            if prediction is None and errors > limit:  # none of them made a prediction: the row fails
+                message = f"the API answered {errors} creates of this row with an error, the last: {last}"
+                self.journal.failed(index, digest, message)
+                self._finish(BatchResult(index, None, "failed", error=message))
+            elif prediction is None:
                 self.journal.forget(index)
                 with self._lock:
                     self._work.appendleft((index, input, digest))

@@ -199,6 +199,17 @@ def test_an_answer_whose_prediction_a_twin_claimed_is_looked_for_again(client: C
     batch.close()
 
 
+def test_a_row_whose_creates_keep_getting_5xx_fails_once_none_was_made(fake: FakeReplicate, client: Client) -> None:
+    from replicate_min.testing import ErrorStatus
+
+    fake.inject(ErrorStatus(status=503, method="POST", times=1000))  # every create: nothing made
+    [result] = list(client.batch("replicate-min/echo", rows(1), settle=0))
+    assert (result.status, result.id) == ("failed", None)
+    assert "answered 4 creates of this row with an error, the last: 503" in (result.error or "")
+    creates = [r for r in fake.requests if r.method == "POST"]
+    assert len(creates) == 4 and fake.predictions_created == []  # client.max_retries 3: 4 attempts, then it ends
+
+
 def test_a_journal_of_another_batch_is_refused(fake: FakeReplicate, client: Client, tmp_path: Path) -> None:
     journal = tmp_path / "j.sqlite"
     list(client.batch("replicate-min/echo", rows(3), journal=journal))
