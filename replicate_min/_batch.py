@@ -397,6 +397,8 @@ class Batch:
         self._deliver_last()
         with self._lock:
             while not self._results:
+                if self._closed:  # closed from another thread while this one waited
+                    raise StopIteration
                 self._lock.wait(0.5)
             item = self._results.popleft()
             if isinstance(item, BatchResult):
@@ -808,7 +810,11 @@ class Batch:
             if not due:
                 continue
             oldest = min(item.seq for item in due.values())
-            pages = math.ceil((self.stats.created - oldest + 1) / _PAGE) if oldest else math.inf
+            if oldest:  # made by this run: the listing since holds at least the creates made since
+                pages = math.ceil((self.stats.created - oldest + 1) / _PAGE)
+            else:  # an earlier run's: the journal counts the rows sent since (the listing's lookback too)
+                since = min(item.sent_at or 0.0 for item in due.values()) - self._lookback
+                pages = math.ceil((self.journal.count_sent_since(since) + 1) / _PAGE)
             if len(due) > pages:
                 self._sweep(due)
             else:

@@ -175,6 +175,11 @@ class Journal:
                 self._db.execute("SELECT 1 FROM rows WHERE prediction_id = ?", (prediction_id,)).fetchone() is not None
             )
 
+    def count_sent_since(self, since: float) -> int:
+        """Rows sent (or created) at ``since`` or later: how many predictions a listing from then holds, at least."""
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM rows WHERE sent_at >= ?", (since,)).fetchone()[0])
+
     def holder_input(self, prediction_id: str) -> Optional[str]:
         """The input hash of the row that holds ``prediction_id``, if one does."""
         with self._lock:

@@ -313,6 +313,40 @@ def test_a_slow_reader_of_the_results_holds_the_creates_back(fake: FakeReplicate
         assert len(fake.predictions_created) <= cap + 1
 
 
+def test_a_resumed_batch_follows_an_earlier_runs_predictions_with_a_sweep(tmp_path: Path) -> None:
+    from replicate_min.testing import WAIT
+
+    release = threading.Event()
+
+    def slow(input: Dict[str, Any]) -> Iterator[Any]:
+        while not release.is_set():
+            yield WAIT
+        yield input["prompt"]
+
+    inputs = rows(30)
+    with FakeReplicate(start_delay=0, step=0.01) as fake:
+        fake.add_model("test/slow", slow)
+        with Client(api_token=fake.token, base_url=fake.base_url, poll_interval=0.05) as client:
+            first = client.batch("test/slow", inputs, journal=tmp_path / "j", concurrency=30, wait=1)
+            thread = threading.Thread(target=lambda: list(first))
+            thread.start()
+            while first.stats.created < 30:
+                time.sleep(0.01)
+            first.close()
+            thread.join()
+            resumed = client.batch("test/slow", inputs, journal=tmp_path / "j", concurrency=30)
+            done: List[BatchResult] = []
+            thread = threading.Thread(target=lambda: done.extend(resumed))
+            thread.start()
+            while resumed.stats.requests < 1:
+                time.sleep(0.01)
+            release.set()
+            thread.join()
+        assert sorted((r.row, r.output) for r in done) == [(i, [f"row {i}"]) for i in range(30)]
+        one_prediction_per_row(fake, inputs)
+        assert resumed.stats.requests < 15, resumed.stats.requests  # a sweep a round, not a GET per prediction
+
+
 # -- rate limits ------------------------------------------------------------------------
 
 
