@@ -8,7 +8,8 @@
   prediction id as soon as the answer arrives. A row left ``sending`` (killed, or a create
   whose answer was lost) is looked for among the account's predictions (``created_after``
   its send time minus ``DEFAULT_BATCH_LOOKBACK``, same model or version, the same input)
-  before it is created again; each prediction found is claimed by one row only.
+  before it is created again (looked for at once, created again only after ``settle``); each
+  prediction found is claimed by one row only.
 * **No lost row**: every row's result is yielded once; a result counts as delivered when the
   caller asks for the next one (or closes the batch), and a resumed batch yields the rest.
 * **Rate limits are waited out**: every request is paced by the ``ratelimit-remaining`` and
@@ -305,6 +306,23 @@ class _Follow:
         self.due = due  # when it is looked at next (monotonic; 0: at once)
 
 
+class _Lost:
+    """A row whose create may have reached the API: looked for at ``look_at`` and claimed if found;
+    created again only if not found at ``final_at`` or later (monotonic times)."""
+
+    __slots__ = ("digest", "final_at", "index", "input", "look_at", "sent_at")
+
+    def __init__(
+        self, index: int, input: Dict[str, Any], digest: str, sent_at: float, look_at: float, final_at: float
+    ) -> None:
+        self.index = index
+        self.input = input
+        self.digest = digest
+        self.sent_at = sent_at
+        self.look_at = look_at
+        self.final_at = final_at
+
+
 _END = object()
 
 
@@ -351,7 +369,8 @@ class Batch:
         self._stop = threading.Event()
         self._lock = threading.Condition(threading.Lock())
         self._work: Deque[Tuple[int, Dict[str, Any], str]] = deque()
-        self._uncertain: List[Tuple[float, int, Dict[str, Any], str, float]] = []  # (ready at, row...)
+        self._uncertain: List[_Lost] = []
+        self._resumed: Dict[int, float] = {}  # rows an earlier run left "sending": their send times
         self._follow: Dict[str, _Follow] = {}
         self._sending: List[str] = []  # input digests of the creates awaiting their answer
         self._server_errors: Dict[int, Tuple[int, str]] = {}  # row: (5xx answers to its creates, the last)
@@ -451,17 +470,9 @@ class Batch:
 
     def _start(self) -> None:
         self._started = True
-        sending = self.journal.rows_in("sending")
-        if sending:
-            # a create sent just before a kill may still be on its way: give it time to land first
-            settle = max(row.sent_at or 0.0 for row in sending) + self._settle - time.time()
-            if settle > 0:
-                self._stop.wait(min(settle, self._settle))
-            matched, unmatched = self._reconcile(sending)
-            for row in unmatched:
-                self.journal.forget(row.index)
-            for row, prediction in matched:
-                self.journal.created(row.index, prediction.id)
+        # rows an earlier run left "sending" (killed, or an answer lost): the reader hands each to
+        # the follower as a lost create; nothing waits here
+        self._resumed = {row.index: row.sent_at or 0.0 for row in self.journal.rows_in("sending")}
         for target, name in ((self._feed, "batch-reader"), (self._follower, "batch-follower")):
             self._spawn(target, name)
         for number in range(self._concurrency):
@@ -637,6 +648,11 @@ class Batch:
                 self._undelivered += 1
                 if row is not None and row.state == "created" and row.prediction_id:
                     self._follow[row.prediction_id] = _Follow(index, row.sent_at, 0, gated=False)
+                elif row is not None and row.state == "sending" and row.index in self._resumed:
+                    # looked for at once; created again only once a create still on its way would have landed
+                    now = time.monotonic()
+                    final_at = now + max(0.0, self._resumed[row.index] + self._settle - time.time())
+                    self._uncertain.append(_Lost(index, input, digest, self._resumed[row.index], now, final_at))
                 elif row is not None and row.state == "failed":
                     self._finish_locked(BatchResult(index, None, "failed", error=row.error))
                 else:
@@ -763,9 +779,10 @@ class Batch:
         """A create that may have reached the API, its answer lost: looked for once it has settled.
         (The time it was held, ``Prefer: wait``, is the API's by design, not a sign of slowness.)"""
         outstanding = time.time() - sent_at - (self._template.hold or 0)
-        ready_at = time.monotonic() + settle_for(max(outstanding, 0.0), self._settle)
-        with self._lock:
-            self._uncertain.append((ready_at, index, input, digest, sent_at))
+        now = time.monotonic()
+        final_at = now + settle_for(max(outstanding, 0.0), self._settle)
+        with self._lock:  # looked for at once (its prediction may have ended long ago), created again at final_at
+            self._uncertain.append(_Lost(index, input, digest, sent_at, now, final_at))
 
     def _unsending(self, digest: str) -> None:
         with self._lock:
@@ -873,26 +890,31 @@ class Batch:
         now = time.monotonic()
         with self._lock:
             in_flight = set(self._sending)  # a twin with the same input being created: its prediction is not this row's
-            ready = [item for item in self._uncertain if item[0] <= now and item[3] not in in_flight]
-            for item in ready:
-                self._uncertain.remove(item)
+            ready = [lost for lost in self._uncertain if lost.look_at <= now and lost.digest not in in_flight]
+            for lost in ready:
+                self._uncertain.remove(lost)
         if not ready:
             return
-        rows = [Row(index, digest, "sending", sent_at, None, None, False) for _, index, _, digest, sent_at in ready]
+        rows = [Row(lost.index, lost.digest, "sending", lost.sent_at, None, None, False) for lost in ready]
         matched, _ = self._reconcile(rows)
         found = {row.index: prediction for row, prediction in matched}
         limit = max(self._requester.settings.max_retries, 3)
-        for _, index, input, digest, sent_at in ready:
+        for lost in ready:
+            index, digest = lost.index, lost.digest
             prediction = found.get(index)
             errors, last = self._server_errors.get(index, (0, ""))
-            if prediction is None and errors > limit:  # none of them made a prediction: the row fails
+            if prediction is None and now < lost.final_at:  # not yet: a create on its way may still land
+                lost.look_at = lost.final_at
+                with self._lock:
+                    self._uncertain.append(lost)
+            elif prediction is None and errors > limit:  # none of them made a prediction: the row fails
                 message = f"the API answered {errors} creates of this row with an error, the last: {last}"
                 self.journal.failed(index, digest, message)
                 self._finish(BatchResult(index, None, "failed", error=message))
             elif prediction is None:
                 self.journal.forget(index)
                 with self._lock:
-                    self._work.appendleft((index, input, digest))
+                    self._work.appendleft((index, lost.input, digest))
                     self._lock.notify_all()
             elif not self.journal.created(index, prediction.id):
                 raise ValidationError(f"prediction {prediction.id!r} was claimed twice", field="id")
@@ -901,7 +923,7 @@ class Batch:
                     if is_terminal(str(prediction.status)):
                         self._finish_locked(BatchResult.of(index, prediction))
                     else:
-                        self._follow[prediction.id] = _Follow(index, sent_at, self.stats.created, gated=False)
+                        self._follow[prediction.id] = _Follow(index, lost.sent_at, self.stats.created, gated=False)
 
 
 def batch(requester: Requester, ref: Any, inputs: Iterable[Dict[str, Any]], **options: Any) -> Batch:

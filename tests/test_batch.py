@@ -136,7 +136,8 @@ def test_a_create_whose_answer_never_came_is_found_not_created_again(
             break
     batch.close()
     assert len(fake.predictions_created) == 4
-    second = list(client.batch("replicate-min/echo", inputs, journal=journal, settle=0))  # (it was recorded)
+    # it was recorded: the resume's first look, at once, claims it (a settle of 150 s is never waited)
+    second = list(client.batch("replicate-min/echo", inputs, journal=journal, settle=150))
     check_results(first + second, inputs)
     one_prediction_per_row(fake, inputs)
 
@@ -192,7 +193,7 @@ def test_an_answer_whose_prediction_a_twin_claimed_is_looked_for_again(client: C
     batch.journal.sending(6, input_hash(same), time.time())
     batch._gate.acquire(threading.Event())
     batch._created(6, same, input_hash(same), prediction, time.time())
-    assert [item[1] for item in batch._uncertain] == [6] and batch._gate.in_use == 0
+    assert [lost.index for lost in batch._uncertain] == [6] and batch._gate.in_use == 0
     batch.journal.sending(5, input_hash({"prompt": "other"}), time.time())
     with pytest.raises(ValidationError, match="another row already holds"):
         batch._created(5, {"prompt": "other"}, input_hash({"prompt": "other"}), prediction, time.time())
