@@ -281,6 +281,7 @@ def run_batch(args: Any, client: Client, err: TextIO, prog: str) -> int:
                     results.write(json.dumps(line, ensure_ascii=False) + "\n")
                     results.flush()
         except KeyboardInterrupt:
+            _second_interrupt_exits_now(err)
             batch.close()
             progress.stop()
             canceled = " (the running predictions were canceled)" if args.cancel_on_exit else ""
@@ -308,6 +309,20 @@ def run_batch(args: Any, client: Client, err: TextIO, prog: str) -> int:
         return 1
     err.write(f"{'the row' if total == 1 else f'all {total} rows'} succeeded: {where}\n")
     return 0
+
+
+def _second_interrupt_exits_now(err: TextIO) -> None:
+    """While the batch shuts down (cancels, joins), a second Ctrl-C exits at once, cleanly: the
+    journal and the results are consistent at every moment, as after a kill."""
+    import signal
+
+    def now(signum: int, frame: Any) -> None:
+        err.write("interrupted again: exiting now. Run the same command again to resume.\n")
+        err.flush()
+        os._exit(130)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, now)
 
 
 def _failed_in(path: Path) -> int:

@@ -144,6 +144,21 @@ def test_ctrl_c_stops_and_says_how_to_resume(batch_fake: FakeReplicate, tmp_path
     check_all_once(batch_fake, tmp_path / "out.jsonl", inputs)
 
 
+def test_a_second_ctrl_c_while_it_shuts_down_exits_130_at_once(batch_fake: FakeReplicate, tmp_path: Path) -> None:
+    write_rows(tmp_path / "rows.jsonl", 8)
+    args = ("replicate-min/forever", "--input", "rows.jsonl", "--output", "out.jsonl", "--wait", "1")
+    process = start(batch_fake, *args, "--concurrency", "4", "--cancel-on-exit", cwd=tmp_path)
+    wait_for(lambda: any(r.method == "GET" for r in batch_fake.requests))  # following predictions still running
+    process.send_signal(signal.SIGINT)
+    wait_for(lambda: any(r.path.endswith("/cancel") for r in batch_fake.requests))  # shutting down: canceling
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate()
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "unexpected" not in err, err
+    lines = results_of(tmp_path / "out.jsonl") if (tmp_path / "out.jsonl").exists() else []
+    assert len({line["row"] for line in lines}) == len(lines)  # (the journal is consistent, as after a kill)
+
+
 def test_cancel_on_exit_cancels_the_predictions_in_flight(batch_fake: FakeReplicate, tmp_path: Path) -> None:
     write_rows(tmp_path / "rows.jsonl", 3)
     args = ("replicate-min/forever", "--input", "rows.jsonl", "--output", "out.jsonl", "--wait", "1")
