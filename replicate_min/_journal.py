@@ -130,8 +130,15 @@ class Journal:
             self._db.close()
 
     def _write(self, sql: str, args: Tuple[Any, ...]) -> None:
+        import sqlite3
+
         with self._lock:
-            self._db.execute(sql, args)  # autocommit: each step is its own transaction
+            try:
+                self._db.execute(sql, args)  # autocommit: each step is its own transaction
+            except sqlite3.IntegrityError:
+                raise  # (``created`` reads it: a prediction another row holds)
+            except sqlite3.Error as exc:  # a full disk, a file gone read-only: the step did not happen
+                raise BatchError(f"the journal {self.path} could not be written: {exc}") from exc
 
     def meta(self, key: str) -> Optional[str]:
         with self._lock:

@@ -510,3 +510,16 @@ def test_two_rows_with_one_input_and_a_lost_answer_get_a_prediction_each(tmp_pat
             results = list(client.batch("replicate-min/echo", same, journal=tmp_path / "j", concurrency=2, settle=0))
         assert sorted(r.row for r in results) == [0, 1] and len({r.id for r in results}) == 2
         assert fake.creates_per_input[input_key({"prompt": "same"})] == 2
+
+
+def test_a_journal_that_cannot_be_written_is_a_batch_error_naming_it(tmp_path: Path) -> None:
+    import sqlite3
+
+    journal = Journal(str(tmp_path / "j"))
+    journal.close()
+    journal = Journal(str(tmp_path / "j"))
+    journal._db.close()
+    journal._db = sqlite3.connect(f"file:{tmp_path / 'j'}?mode=ro", uri=True, check_same_thread=False)  # (a full disk)
+    with pytest.raises(BatchError, match=r"the journal .*j could not be written: attempt to write a readonly"):
+        journal.sending(0, "digest", 1.0)
+    journal.close()
