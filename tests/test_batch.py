@@ -280,37 +280,35 @@ def test_shards_split_the_rows(fake: FakeReplicate, client: Client) -> None:
     assert parse_shard("1 / 4") == (1, 4) and parse_shard(None) == (0, 1)
 
 
-def test_rows_are_read_as_they_are_needed(fake: FakeReplicate, client: Client) -> None:
-    read = 0
+class Endless:
+    """Rows without end, counting how many were read."""
 
-    def endless() -> Iterator[Dict[str, Any]]:
-        nonlocal read
+    def __init__(self) -> None:
+        self.read = 0
+
+    def __iter__(self) -> Iterator[Dict[str, Any]]:
         while True:
-            read += 1
-            yield {"prompt": f"row {read}"}
+            self.read += 1
+            yield {"prompt": f"row {self.read}"}
 
-    with client.batch("replicate-min/echo", endless(), concurrency=2) as batch:
+
+def test_rows_are_read_as_they_are_needed(fake: FakeReplicate, client: Client) -> None:
+    endless = Endless()
+    with client.batch("replicate-min/echo", endless, concurrency=2) as batch:
         for count, _ in enumerate(batch, 1):
             if count == 50:
                 break
-    assert read < 50 + 2 * 2 + 64 + 10  # the reader stays at most its cap ahead
+    assert endless.read < 50 + 2 * 2 + 64 + 10  # the reader stays at most its cap ahead
 
 
 def test_a_slow_reader_of_the_results_holds_the_creates_back(fake: FakeReplicate, client: Client) -> None:
-    read = 0
-
-    def endless() -> Iterator[Dict[str, Any]]:
-        nonlocal read
-        while True:
-            read += 1
-            yield {"prompt": f"row {read}"}
-
+    endless = Endless()
     cap = 2 * 2 + 64  # rows read ahead of the caller, at most (concurrency 2)
-    with client.batch("replicate-min/echo", endless(), concurrency=2) as batch:
+    with client.batch("replicate-min/echo", endless, concurrency=2) as batch:
         next(batch)  # then the caller stops reading: the results wait for it, and so do the rows
         while batch.stats.done < cap:
             time.sleep(0.01)
-        assert read <= cap + 2, read  # not a result queued in memory per row of the input
+        assert endless.read <= cap + 2, endless.read  # not a result queued in memory per row of the input
         assert len(fake.predictions_created) <= cap + 1
 
 
