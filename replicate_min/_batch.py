@@ -370,7 +370,6 @@ class Batch:
         self._lock = threading.Condition(threading.Lock())
         self._work: Deque[Tuple[int, Dict[str, Any], str]] = deque()
         self._uncertain: List[_Lost] = []
-        self._resumed: Dict[int, float] = {}  # rows an earlier run left "sending": their send times
         self._follow: Dict[str, _Follow] = {}
         self._sending: List[str] = []  # input digests of the creates awaiting their answer
         self._server_errors: Dict[int, Tuple[int, str]] = {}  # row: (5xx answers to its creates, the last)
@@ -470,9 +469,6 @@ class Batch:
 
     def _start(self) -> None:
         self._started = True
-        # rows an earlier run left "sending" (killed, or an answer lost): the reader hands each to
-        # the follower as a lost create; nothing waits here
-        self._resumed = {row.index: row.sent_at or 0.0 for row in self.journal.rows_in("sending")}
         for target, name in ((self._feed, "batch-reader"), (self._follower, "batch-follower")):
             self._spawn(target, name)
         for number in range(self._concurrency):
@@ -601,7 +597,7 @@ class Batch:
                 except (ReplicateError, ValueError, TypeError, RecursionError):
                     continue
                 waiting = wanted.get(digest)
-                if not waiting or not self._matches(prediction) or self.journal.knows_prediction(prediction.id):
+                if not waiting or not self._matches(prediction) or self.journal.holder_input(prediction.id) is not None:
                     continue
                 if any(prediction.id == found.id for _, found in matched):
                     continue
@@ -648,11 +644,11 @@ class Batch:
                 self._undelivered += 1
                 if row is not None and row.state == "created" and row.prediction_id:
                     self._follow[row.prediction_id] = _Follow(index, row.sent_at, 0, gated=False)
-                elif row is not None and row.state == "sending" and row.index in self._resumed:
+                elif row is not None and row.state == "sending":  # (an earlier run's: killed, or its answer lost)
                     # looked for at once; created again only once a create still on its way would have landed
-                    now = time.monotonic()
-                    final_at = now + max(0.0, self._resumed[row.index] + self._settle - time.time())
-                    self._uncertain.append(_Lost(index, input, digest, self._resumed[row.index], now, final_at))
+                    now, sent_at = time.monotonic(), row.sent_at or 0.0
+                    final_at = now + max(0.0, sent_at + self._settle - time.time())
+                    self._uncertain.append(_Lost(index, input, digest, sent_at, now, final_at))
                 elif row is not None and row.state == "failed":
                     self._finish_locked(BatchResult(index, None, "failed", error=row.error))
                 else:
@@ -937,10 +933,9 @@ def batch(requester: Requester, ref: Any, inputs: Iterable[Dict[str, Any]], **op
 
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 1 <= concurrency <= 1024:
         raise ValueError(f"concurrency must be a whole number from 1 to 1024, got {excerpt(concurrency)}")
-    if isinstance(lookback, bool) or not isinstance(lookback, (int, float)) or not 0 <= lookback <= 86400:
-        raise ValueError(f"lookback must be seconds from 0 to 86400, got {excerpt(lookback)}")
-    if isinstance(settle, bool) or not isinstance(settle, (int, float)) or not 0 <= settle <= _MAX_SETTLE:
-        raise ValueError(f"settle must be seconds from 0 to {_MAX_SETTLE:g}, got {excerpt(settle)}")
+    for name, value, most in (("lookback", lookback, 86400.0), ("settle", settle, _MAX_SETTLE)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= most:
+            raise ValueError(f"{name} must be seconds from 0 to {most:g}, got {excerpt(value)}")
     if (ref is None) == (deployment is None):
         raise TypeError("batch() takes a model reference or deployment=..., exactly one")
     target = {"deployment": deployment} if deployment is not None else parse_ref(ref)

@@ -20,6 +20,7 @@ from ._batch import Batch, BatchResult, BatchStats
 from ._cli import CLIError, _file_urls, _isatty, escape, save_outputs
 from ._client import Client
 from ._exceptions import BatchError, ReplicateError, ReplicateException
+from ._journal import Journal, refuse_constant
 
 __all__ = ["BATCH_EPILOG", "run_batch"]
 
@@ -67,10 +68,6 @@ def _finite(text: str) -> float:
     return value
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
 def read_rows(path: Path) -> Iterator[Dict[str, Any]]:
     """The rows of a ``.jsonl`` or ``.csv`` file, one by one; ``CLIError`` (code 2) names a bad line."""
     name = escape(str(path))
@@ -100,7 +97,7 @@ def read_rows(path: Path) -> Iterator[Dict[str, Any]]:
                 if not line.strip():
                     continue
                 try:
-                    row = json.loads(line, parse_constant=_no_constant, parse_float=_finite)
+                    row = json.loads(line, parse_constant=refuse_constant, parse_float=_finite)
                 except (ValueError, RecursionError) as exc:
                     reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
                     raise _bad(f"{name} line {number}: not valid JSON ({reason})") from None
@@ -247,8 +244,6 @@ def run_batch(args: Any, client: Client, err: TextIO, prog: str) -> int:
             os.unlink(probe)
         except OSError as exc:
             raise _bad(f"cannot write into the output folder {escape(str(folder))}: {exc.strerror or exc}") from None
-    from ._journal import Journal
-
     try:
         journal = Journal(journal_path)
     except BatchError as exc:

@@ -17,14 +17,14 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from typing import TYPE_CHECKING, Any, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Tuple
 
 from ._exceptions import BatchError, JournalMismatchError
 
 if TYPE_CHECKING:
     pass
 
-__all__ = ["Journal", "Row", "input_hash"]
+__all__ = ["Journal", "Row", "canonical_json", "input_hash", "refuse_constant"]
 
 _FORMAT = "1"
 
@@ -45,6 +45,11 @@ CREATE TABLE IF NOT EXISTS rows (
 def canonical_json(value: Any) -> str:
     """``value`` as canonical JSON: sorted keys, no spaces, no NaN (``ValueError``), text as is."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def refuse_constant(name: str) -> Any:
+    """For ``json.loads(parse_constant=...)``: JSON has no NaN or Infinity, which Python's json reads."""
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def input_hash(input: Any) -> str:
@@ -166,21 +171,6 @@ class Journal:
                 (index,),
             ).fetchone()
         return None if found is None else _row(found)
-
-    def rows_in(self, state: str) -> List[Row]:
-        with self._lock:
-            found = self._db.execute(
-                "SELECT row, input_hash, state, sent_at, prediction_id, error, delivered FROM rows WHERE state = ?"
-                " ORDER BY row",
-                (state,),
-            ).fetchall()
-        return [_row(values) for values in found]
-
-    def knows_prediction(self, prediction_id: str) -> bool:
-        with self._lock:
-            return (
-                self._db.execute("SELECT 1 FROM rows WHERE prediction_id = ?", (prediction_id,)).fetchone() is not None
-            )
 
     def count_sent_since(self, since: float) -> int:
         """Rows sent (or created) at ``since`` or later: how many predictions a listing from then holds, at least."""

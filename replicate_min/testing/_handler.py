@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 from urllib.parse import parse_qs, quote, urlsplit
 
+from .._journal import refuse_constant
 from ._faults import (
     Delay,
     Drop,
@@ -49,10 +50,6 @@ _DATE_TIME = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?\s*([Zz]|[+-]\d{2}:?\d{2})?",
     re.ASCII,
 )
-
-
-def _not_json(constant: str) -> Any:
-    raise ValueError(f"{constant} is not JSON")  # (Python's json reads NaN and Infinity; JSON does not)
 
 
 def _problem(status: int, title: str, detail: str) -> Response:
@@ -218,7 +215,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(429, {"detail": detail, "status": 429}, {**rate_headers, **_PROBLEM_TYPE})
         self._raw = raw
         try:
-            body = json.loads(raw, parse_constant=_not_json) if raw and not path.startswith("/v1/files") else None
+            body = json.loads(raw, parse_constant=refuse_constant) if raw and not path.startswith("/v1/files") else None
         except ValueError:
             return self._send(*_problem(400, "Invalid JSON", "The request body is not valid JSON"))
         status, payload, extra = self._route(method, path, split.query, body)
