@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Dict, Iterable, Optional, Union
 from ._create import CreateRequest, Target, _owner_name
 from ._exceptions import ValidationError, excerpt
 from ._prediction import Prediction, create_prediction
-from ._requester import Requester
+from ._requester import Requester, async_twin
 from ._urls import path_segment
 
 if TYPE_CHECKING:
@@ -72,32 +72,7 @@ class ModelsPredictions:
         )
         return create_prediction(self._requester, request, None)
 
-    async def async_create(
-        self,
-        model: Target,
-        input: Optional[Dict[str, Any]] = None,
-        *,
-        webhook: Optional[str] = None,
-        webhook_completed: Optional[str] = None,
-        webhook_events_filter: Optional[Iterable[str]] = None,
-        stream: Optional[bool] = None,
-        wait: Union[bool, int, None] = None,
-        cancel_after: Union[str, int, float, None] = None,
-        file_encoding_strategy: Optional[str] = None,
-    ) -> Prediction:
-        """Async ``create``."""
-        return await self._requester.run_async(
-            self.create,
-            model,
-            input,
-            webhook=webhook,
-            webhook_completed=webhook_completed,
-            webhook_events_filter=webhook_events_filter,
-            stream=stream,
-            wait=wait,
-            cancel_after=cancel_after,
-            file_encoding_strategy=file_encoding_strategy,
-        )
+    async_create = async_twin(create)
 
 
 class Models:
@@ -124,9 +99,7 @@ class Models:
 
         return get_model(self._requester, name)
 
-    async def async_get(self, name: str) -> Model:
-        """Async ``get``."""
-        return await self._requester.run_async(self.get, name)
+    async_get = async_twin(get)
 
 
 class DeploymentsPredictions:
@@ -168,32 +141,7 @@ class DeploymentsPredictions:
         )
         return create_prediction(self._requester, request, None)
 
-    async def async_create(
-        self,
-        deployment: Target,
-        input: Optional[Dict[str, Any]] = None,
-        *,
-        webhook: Optional[str] = None,
-        webhook_completed: Optional[str] = None,
-        webhook_events_filter: Optional[Iterable[str]] = None,
-        stream: Optional[bool] = None,
-        wait: Union[bool, int, None] = None,
-        cancel_after: Union[str, int, float, None] = None,
-        file_encoding_strategy: Optional[str] = None,
-    ) -> Prediction:
-        """Async ``create``."""
-        return await self._requester.run_async(
-            self.create,
-            deployment,
-            input,
-            webhook=webhook,
-            webhook_completed=webhook_completed,
-            webhook_events_filter=webhook_events_filter,
-            stream=stream,
-            wait=wait,
-            cancel_after=cancel_after,
-            file_encoding_strategy=file_encoding_strategy,
-        )
+    async_create = async_twin(create)
 
 
 class DeploymentPredictions:
@@ -232,30 +180,7 @@ class DeploymentPredictions:
         )
         return create_prediction(self._requester, request, None)
 
-    async def async_create(
-        self,
-        input: Optional[Dict[str, Any]] = None,
-        *,
-        webhook: Optional[str] = None,
-        webhook_completed: Optional[str] = None,
-        webhook_events_filter: Optional[Iterable[str]] = None,
-        stream: Optional[bool] = None,
-        wait: Union[bool, int, None] = None,
-        cancel_after: Union[str, int, float, None] = None,
-        file_encoding_strategy: Optional[str] = None,
-    ) -> Prediction:
-        """Async ``create``."""
-        return await self._requester.run_async(
-            self.create,
-            input,
-            webhook=webhook,
-            webhook_completed=webhook_completed,
-            webhook_events_filter=webhook_events_filter,
-            stream=stream,
-            wait=wait,
-            cancel_after=cancel_after,
-            file_encoding_strategy=file_encoding_strategy,
-        )
+    async_create = async_twin(create)
 
 
 def _typed(where: str, data: Dict[str, Any], name: str, kind: type, required: bool = False) -> Any:
@@ -411,6 +336,4 @@ class Deployments:
         path = f"/v1/deployments/{path_segment(owner)}/{path_segment(short)}"
         return Deployment.from_json(self._requester.request("GET", path), self._requester)
 
-    async def async_get(self, name: str) -> Deployment:
-        """Async ``get``."""
-        return await self._requester.run_async(self.get, name)
+    async_get = async_twin(get)

@@ -16,7 +16,7 @@ from types import GeneratorType
 from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Generator, List, Optional, Tuple, Union
 
 from ._exceptions import ValidationError, excerpt
-from ._requester import Cancel, Requester, decode_json, default_requester, encode_json
+from ._requester import Cancel, Requester, async_twin, decode_json, default_requester, encode_json
 from ._urls import FILE_URL_PREFIXES, path_segment
 
 if TYPE_CHECKING:
@@ -321,30 +321,10 @@ class Files:
         self._requester.request("DELETE", f"/v1/files/{path_segment(_check_id(id))}")
         return True
 
-    async def async_create(
-        self,
-        file: Any,
-        *,
-        filename: Optional[str] = None,
-        content_type: Optional[str] = None,
-        metadata: Optional[Dict[str, Any]] = None,
-    ) -> File:
-        """Async ``create``."""
-        return await self._requester.run_async(
-            self.create, file, filename=filename, content_type=content_type, metadata=metadata
-        )
-
-    async def async_get(self, id: str) -> File:
-        """Async ``get``."""
-        return await self._requester.run_async(self.get, id)
-
-    async def async_list(self) -> List[File]:
-        """Async ``list``."""
-        return await self._requester.run_async(self.list)
-
-    async def async_delete(self, id: str) -> bool:
-        """Async ``delete``."""
-        return await self._requester.run_async(self.delete, id)
+    async_create = async_twin(create)
+    async_get = async_twin(get)
+    async_list = async_twin(list)
+    async_delete = async_twin(delete)
 
 
 def _check_id(id: Any) -> str:

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Dict, Optional
 from ._create import _owner_name
 from ._exceptions import ValidationError, excerpt
 from ._pagination import Page, parse_page
-from ._requester import Requester, check_url, default_requester
+from ._requester import Requester, async_twin, check_url, default_requester
 from ._urls import path_segment
 
 __all__ = ["Model", "ModelVersions", "Version"]
@@ -111,13 +111,8 @@ class ModelVersions:
         target = self._path() if cursor is None else check_url("cursor", cursor)
         return parse_page(self._requester.request("GET", target), Version.from_json)
 
-    async def async_get(self, id: str) -> Version:
-        """Async ``get``."""
-        return await self._requester.run_async(self.get, id)
-
-    async def async_list(self, cursor: Optional[str] = None) -> Page[Version]:
-        """Async ``list``."""
-        return await self._requester.run_async(self.list, cursor)
+    async_get = async_twin(get)
+    async_list = async_twin(list)
 
 
 @dataclass

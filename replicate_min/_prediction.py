@@ -43,7 +43,15 @@ from ._exceptions import (
     excerpt,
 )
 from ._pagination import Page, parse_page
-from ._requester import USE_CLIENT_DEFAULT, Requester, UseClientDefault, check_seconds, check_url, default_requester
+from ._requester import (
+    USE_CLIENT_DEFAULT,
+    Requester,
+    UseClientDefault,
+    async_twin,
+    check_seconds,
+    check_url,
+    default_requester,
+)
 from ._sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent
 from ._streaming import AsyncEventStream, EventStream
 from ._urls import path_segment
@@ -792,45 +800,7 @@ class Predictions:
         """Cancels a prediction and returns it as the API answered."""
         return self._parse(self._requester.request("POST", _prediction_path(id, "/cancel")))
 
-    async def async_create(
-        self,
-        version: Optional[str] = None,
-        input: Optional[Dict[str, Any]] = None,
-        *,
-        model: Optional[Target] = None,
-        deployment: Optional[Target] = None,
-        webhook: Optional[str] = None,
-        webhook_completed: Optional[str] = None,
-        webhook_events_filter: Optional[Iterable[str]] = None,
-        stream: Optional[bool] = None,
-        wait: Union[bool, int, None] = None,
-        cancel_after: Union[str, int, float, None] = None,
-        file_encoding_strategy: Optional[str] = None,
-    ) -> Prediction:
-        """Async ``create`` (same arguments)."""
-        return await self._requester.run_async(
-            self.create,
-            version,
-            input,
-            model=model,
-            deployment=deployment,
-            webhook=webhook,
-            webhook_completed=webhook_completed,
-            webhook_events_filter=webhook_events_filter,
-            stream=stream,
-            wait=wait,
-            cancel_after=cancel_after,
-            file_encoding_strategy=file_encoding_strategy,
-        )
-
-    async def async_get(self, id: str) -> Prediction:
-        """Async ``get``."""
-        return await self._requester.run_async(self.get, id)
-
-    async def async_list(self, cursor: Union[str, ellipsis, None] = ...) -> Page[Prediction]:
-        """Async ``list``."""
-        return await self._requester.run_async(self.list, cursor)
-
-    async def async_cancel(self, id: str) -> Prediction:
-        """Async ``cancel``."""
-        return await self._requester.run_async(self.cancel, id)
+    async_create = async_twin(create)
+    async_get = async_twin(get)
+    async_list = async_twin(list)
+    async_cancel = async_twin(cancel)

@@ -15,7 +15,7 @@ import re
 import sys
 from _thread import allocate_lock  # threading's Lock, without importing threading
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, Dict, Mapping, Optional, Tuple, TypeVar, Union
 
 from . import _fork
 from ._defaults import (
@@ -34,9 +34,19 @@ from ._urls import is_loopback, origin_of, url_problem
 from ._version import __version__
 
 if TYPE_CHECKING:  # the transport imports urllib: only on the first request
+    from typing import Protocol
+
+    from typing_extensions import Concatenate, ParamSpec  # typing's own from 3.10; for the checkers only
+
     from ._retry import RetryPolicy
     from ._transport import Response, StreamResponse, Transport
     from ._workers import Workers
+
+    P = ParamSpec("P")
+
+    class _Resource(Protocol):
+        _requester: Requester
+
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -46,11 +56,13 @@ __all__ = [
     "Requester",
     "Settings",
     "UseClientDefault",
+    "async_twin",
     "check_seconds",
     "default_requester",
 ]
 
 T = TypeVar("T")
+R = TypeVar("R", bound="_Resource")
 
 #: Hosts under these domains may receive the token over HTTPS (stream and file URLs live there).
 TOKEN_DOMAINS = ("replicate.com", "replicate.net", "replicate.delivery")
@@ -679,3 +691,23 @@ def reset_default_requester() -> None:
         requester, _default = _default, None
     if requester is not None:
         requester.close()
+
+
+def async_twin(sync: Callable[Concatenate[R, P], T]) -> Callable[Concatenate[R, P], Coroutine[Any, Any, T]]:
+    """The async twin of a resource's method: ``async_create = async_twin(create)``.
+
+    It takes exactly the sync method's arguments (type checkers and ``inspect.signature``
+    see them), and runs that method, as the instance spells it, on a worker thread with the
+    caller's context.
+    """
+    name = sync.__name__
+
+    async def twin(self: R, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await self._requester.run_async(getattr(self, name), *args, **kwargs)
+
+    twin.__wrapped__ = sync  # type: ignore[attr-defined]
+    twin.__name__ = f"async_{name}"
+    twin.__qualname__ = f"{sync.__qualname__.rpartition('.')[0]}.async_{name}"
+    twin.__doc__ = f"Async ``{name}``: the same arguments, run on a worker thread."
+    twin.__annotations__ = dict(sync.__annotations__)
+    return twin

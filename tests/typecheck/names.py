@@ -18,6 +18,17 @@ def typos_are_errors(client: Client) -> None:
 
 async def async_typos_are_errors(client: Client) -> None:
     await client.predictions.async_create(model="o/n", imput={})  # type: ignore[call-arg]
+    await client.models.predictions.async_create("o/n", wiat=True)  # type: ignore[call-arg]
+    await client.deployments.get("o/n").predictions.async_create(input={}, wait="1")  # type: ignore[arg-type]
+    name: int = (await client.predictions.async_get("id")).id  # type: ignore[assignment]
+    del name
+
+
+async def async_twins_are_typed(client: Client) -> Prediction:
+    page = await client.predictions.async_list()
+    first: Prediction = page.results[0]
+    del first
+    return await client.deployments.predictions.async_create("o/n", {}, wait=5)
 
 
 def official_extras_are_accepted() -> None:
