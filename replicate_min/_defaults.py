@@ -13,6 +13,8 @@ __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_MAX_BACKOFF",
     "DEFAULT_MAX_CONCURRENCY",
+    "DEFAULT_MAX_EVENT_SIZE",
+    "DEFAULT_MAX_RECONNECTS",
     "DEFAULT_MAX_RESPONSE_SIZE",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_MAX_RETRY_AFTER",
@@ -39,6 +41,10 @@ DEFAULT_MAX_RETRY_AFTER = 60.0
 DEFAULT_STREAM_IDLE_TIMEOUT = 60.0
 #: The largest response body read by default: room for sync-mode answers with inline ``data:`` outputs.
 DEFAULT_MAX_RESPONSE_SIZE = 100 * 1024 * 1024
+#: The bound, in characters, on one line of a server-sent event stream and on one event's data.
+DEFAULT_MAX_EVENT_SIZE = 8 * 1024 * 1024
+#: Reconnections a stream makes (with ``Last-Event-ID``) after its connection drops or falls silent.
+DEFAULT_MAX_RECONNECTS = 5
 #: Requests in flight at once per client (worker threads of the async twins, connections per origin).
 DEFAULT_MAX_CONCURRENCY = 512
 #: Predictions of a batch running at once (it adapts down on 429 and back up).

@@ -32,6 +32,7 @@ from typing import (
 
 from . import _log
 from ._create import WAIT_MARGIN, CreateRequest, Target
+from ._defaults import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_RECONNECTS
 from ._exceptions import (
     APITimeoutError,
     ModelError,
@@ -52,7 +53,7 @@ from ._requester import (
     check_url,
     default_requester,
 )
-from ._sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent
+from ._sse import ServerSentEvent
 from ._streaming import AsyncEventStream, EventStream
 from ._urls import path_segment
 
@@ -442,7 +443,7 @@ class Prediction(_Fields):
         self,
         *,
         idle_timeout: Union[float, UseClientDefault, None] = USE_CLIENT_DEFAULT,
-        max_reconnects: int = 5,
+        max_reconnects: int = DEFAULT_MAX_RECONNECTS,
         max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
         use_file_output: bool = True,
     ) -> EventStream:
@@ -516,7 +517,7 @@ class Prediction(_Fields):
         self,
         *,
         idle_timeout: Union[float, UseClientDefault, None] = USE_CLIENT_DEFAULT,
-        max_reconnects: int = 5,
+        max_reconnects: int = DEFAULT_MAX_RECONNECTS,
         max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
         use_file_output: bool = True,
     ) -> AsyncEventStream:

@@ -36,12 +36,11 @@ import enum
 from itertools import repeat
 from typing import Any, List, Optional, Union
 
+from ._defaults import DEFAULT_MAX_EVENT_SIZE
 from ._exceptions import StreamError
 
 __all__ = ["DEFAULT_MAX_EVENT_SIZE", "SSEParser", "ServerSentEvent"]
 
-#: The default bound, in characters, on one line and on one event's data.
-DEFAULT_MAX_EVENT_SIZE = 8 * 1024 * 1024
 #: The largest ``retry:`` value kept, in milliseconds (larger ones are clamped to it).
 MAX_RETRY_MILLISECONDS = 10**9
 

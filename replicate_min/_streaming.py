@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, Callable, Deque, Generator, List, Optional, Tuple, Union
 
+from ._defaults import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_RECONNECTS
 from ._exceptions import APIConnectionError, StreamError
 from ._requester import USE_CLIENT_DEFAULT, Cancel, Requester, UseClientDefault
-from ._sse import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent, SSEParser, _EventType
+from ._sse import ServerSentEvent, SSEParser, _EventType
 from ._urls import FILE_URL_PREFIXES
 
 __all__ = ["MAX_RECONNECT_DELAY", "AsyncEventStream", "EventStream", "ReplayFilter"]
@@ -116,7 +117,7 @@ class EventStream:
         url: str,
         *,
         idle_timeout: Union[float, UseClientDefault, None] = USE_CLIENT_DEFAULT,
-        max_reconnects: int = 5,
+        max_reconnects: int = DEFAULT_MAX_RECONNECTS,
         max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
         is_finished: Callable[[], bool],
         on_done: Optional[Callable[[ServerSentEvent], None]] = None,
