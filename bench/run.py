@@ -120,7 +120,8 @@ def cold_start(python: str, server: Server, prediction_id: str, kind: str, round
 
 
 def get_ours_and_floor(server: Server, prediction_id: str, calls: int, rounds: int) -> Tuple[float, float]:
-    """Seconds per get(): ours, and a bare http.client keep-alive loop, rounds interleaved."""
+    """Seconds per get(): ours, and a bare http.client keep-alive loop, in interleaved rounds;
+    ours is the floor times the median of the rounds' ratios."""
     import http.client
     from urllib.parse import urlsplit
 
@@ -139,13 +140,16 @@ def get_ours_and_floor(server: Server, prediction_id: str, calls: int, rounds: i
             client.predictions.get(prediction_id)
 
     floor(), ours()
-    floors, ourses = [], []
-    for _ in range(rounds):
-        floors.append(median_time(floor, 1) / calls)
-        ourses.append(median_time(ours, 1) / calls)
+    floors, ratios = [], []
+    for round in range(rounds * 2):  # A B B A: a drift in the machine's speed hits both alike
+        pair = (floor, ours) if round % 2 == 0 else (ours, floor)
+        times = {function: median_time(function, 1) / calls for function in pair}
+        floors.append(times[floor])
+        ratios.append(times[ours] / times[floor])
     connection.close()
     client.close()
-    return statistics.median(ourses), statistics.median(floors)
+    floor_time = statistics.median(floors)
+    return floor_time * statistics.median(ratios), floor_time
 
 
 def get_official(python: str, server: Server, prediction_id: str, calls: int) -> float:
