@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Dict, Iterable, Optional, Union
 
 from ._create import CreateRequest, Target, _owner_name
-from ._exceptions import ValidationError, excerpt
+from ._exceptions import json_field, json_object
 from ._prediction import Prediction, create_prediction
 from ._requester import Requester, async_twin
 from ._urls import path_segment
@@ -183,21 +183,6 @@ class DeploymentPredictions:
     async_create = async_twin(create)
 
 
-def _typed(where: str, data: Dict[str, Any], name: str, kind: type, required: bool = False) -> Any:
-    value = data.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ValidationError(f"{where} field {name!r} must be {kind.__name__}, got {excerpt(value)}", field=name)
-    return value
-
-
-def _object(where: str, data: Any) -> Dict[str, Any]:
-    if not isinstance(data, dict):
-        raise ValidationError(f"{where} must be a JSON object, got {excerpt(data)}", value=data)
-    return data
-
-
 @dataclass
 class Account:
     """The account that created a release: ``type`` (``user`` or ``organization``) and ``username``."""
@@ -210,13 +195,13 @@ class Account:
 
     @classmethod
     def from_json(cls, data: Any) -> Account:
-        data = _object("an account", data)
+        data = json_object("an account", data)
         return cls(
-            type=_typed("account", data, "type", str, True),
-            username=_typed("account", data, "username", str, True),
-            name=_typed("account", data, "name", str),
-            github_url=_typed("account", data, "github_url", str),
-            avatar_url=_typed("account", data, "avatar_url", str),
+            type=json_field("account", data, "type", str, True),
+            username=json_field("account", data, "username", str, True),
+            name=json_field("account", data, "name", str),
+            github_url=json_field("account", data, "github_url", str),
+            avatar_url=json_field("account", data, "avatar_url", str),
         )
 
 
@@ -230,11 +215,11 @@ class DeploymentConfiguration:
 
     @classmethod
     def from_json(cls, data: Any) -> DeploymentConfiguration:
-        data = _object("a deployment configuration", data)
+        data = json_object("a deployment configuration", data)
         return cls(
-            hardware=_typed("configuration", data, "hardware", str),
-            min_instances=_typed("configuration", data, "min_instances", int),
-            max_instances=_typed("configuration", data, "max_instances", int),
+            hardware=json_field("configuration", data, "hardware", str),
+            min_instances=json_field("configuration", data, "min_instances", int),
+            max_instances=json_field("configuration", data, "max_instances", int),
         )
 
 
@@ -253,14 +238,14 @@ class DeploymentRelease:
 
     @classmethod
     def from_json(cls, data: Any) -> DeploymentRelease:
-        data = _object("a deployment release", data)
+        data = json_object("a deployment release", data)
         created_by = data.get("created_by")
         configuration = data.get("configuration")
         return cls(
-            number=_typed("release", data, "number", int),
-            model=_typed("release", data, "model", str),
-            version=_typed("release", data, "version", str),
-            created_at=_typed("release", data, "created_at", str),
+            number=json_field("release", data, "number", int),
+            model=json_field("release", data, "model", str),
+            version=json_field("release", data, "version", str),
+            created_at=json_field("release", data, "created_at", str),
             created_by=None if created_by is None else Account.from_json(created_by),
             configuration=None if configuration is None else DeploymentConfiguration.from_json(configuration),
         )
@@ -284,11 +269,11 @@ class Deployment:
 
     @classmethod
     def from_json(cls, data: Any, requester: Optional[Requester] = None) -> Deployment:
-        data = _object("a deployment", data)
+        data = json_object("a deployment", data)
         release = data.get("current_release")
         deployment = cls(
-            owner=_typed("deployment", data, "owner", str, True),
-            name=_typed("deployment", data, "name", str, True),
+            owner=json_field("deployment", data, "owner", str, True),
+            name=json_field("deployment", data, "name", str, True),
             current_release=None if release is None else DeploymentRelease.from_json(release),
             extra={key: value for key, value in data.items() if key not in ("owner", "name", "current_release")},
         )

@@ -1,25 +1,4 @@
-"""Every error replicate_min raises.
-
-The hierarchy::
-
-    ReplicateException              base of everything below
-    ├── ReplicateError              the API answered with an error status (4xx/5xx)
-    ├── ModelError                  a prediction ended in ``failed``
-    ├── PredictionCanceledError     a prediction ended ``canceled`` or ``aborted``
-    ├── APIConnectionError          the request did not get a usable answer (wraps the OS error)
-    │   ├── APITimeoutError         ... because connecting, reading or the call's deadline timed out
-    │   └── ResponseTooLargeError   ... because the body was larger than ``max_response_size``
-    ├── WaitTimeoutError            ``wait()``/``run()`` passed their own deadline
-    ├── ValidationError             the server sent a body this client cannot accept
-    ├── StreamError                 a server-sent event stream broke or reported an error
-    │                               (also a ``RuntimeError``, as the official client's is)
-    └── WebhookError                a webhook could not be verified (also a ``ValueError``;
-        │                           ``WebhookValidationError`` is its official name)
-        ├── MissingWebhookHeaderError
-        ├── MissingWebhookBodyError
-        ├── InvalidSecretKeyError
-        ├── InvalidTimestampError
-        └── InvalidSignatureError
+"""Every error replicate_min raises; ``exceptions`` (the public module) draws the hierarchy.
 
 Bad arguments from the caller raise the built-in ``ValueError`` or ``TypeError``
 before anything is sent. No ``urllib``, ``http.client``, ``socket`` or ``json``
@@ -252,3 +231,26 @@ def excerpt(value: Any, limit: int = 80) -> str:
     """``repr(value)`` cut to ``limit`` characters, for error messages."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+#: How a field's JSON type is named in a ``ValidationError``.
+JSON_NAMES = {str: "a string", int: "an integer", dict: "an object", bool: "a boolean", list: "a list"}
+
+
+def json_object(what: str, data: Any) -> Dict[str, Any]:
+    """``data`` if it is a JSON object; else the ``ValidationError`` saying ``what`` it should be."""
+    if not isinstance(data, dict):
+        raise ValidationError(f"{what} must be a JSON object, got {excerpt(data)}", value=data)
+    return data
+
+
+def json_field(where: str, data: Dict[str, Any], name: str, kind: type, required: bool = False) -> Any:
+    """``data[name]`` checked to be ``kind`` (a ``bool`` is not an ``int``); None if absent and not ``required``."""
+    value = data.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ValidationError(
+            f"{where} field {name!r} must be {JSON_NAMES[kind]}, got {excerpt(value)}", field=name, value=value
+        )
+    return value

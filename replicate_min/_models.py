@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Dict, Optional
 
 from ._create import _owner_name
-from ._exceptions import ValidationError, excerpt
+from ._exceptions import ValidationError, excerpt, json_field, json_object
 from ._pagination import Page, parse_page
 from ._requester import Requester, async_twin, check_url, default_requester
 from ._urls import path_segment
@@ -39,21 +39,6 @@ _MODEL_FIELDS = (
 )
 
 
-def _field(where: str, data: Dict[str, Any], name: str, kind: type, required: bool = False) -> Any:
-    value = data.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
-        raise ValidationError(f"{where} field {name!r} is not valid: {excerpt(value)}", field=name, value=value)
-    return value
-
-
-def _object(where: str, data: Any) -> Dict[str, Any]:
-    if not isinstance(data, dict):
-        raise ValidationError(f"{where} must be a JSON object, got {excerpt(data)}", value=data)
-    return data
-
-
 @dataclass
 class Version:
     """A model version: ``id`` (64 hex), ``created_at``, ``cog_version`` and ``openapi_schema``."""
@@ -66,16 +51,16 @@ class Version:
 
     @classmethod
     def from_json(cls, data: Any) -> Version:
-        data = _object("a version", data)
-        ident = _field("version", data, "id", str, True)
+        data = json_object("a version", data)
+        ident = json_field("version", data, "id", str, True)
         if not _VERSION_ID.fullmatch(ident):
             raise ValidationError(f"version field 'id' is not a 64-hex version id: {excerpt(ident)}", field="id")
         known = ("id", "created_at", "cog_version", "openapi_schema")
         return cls(
             id=ident.lower(),
-            created_at=_field("version", data, "created_at", str),
-            cog_version=_field("version", data, "cog_version", str),
-            openapi_schema=_field("version", data, "openapi_schema", dict),
+            created_at=json_field("version", data, "created_at", str),
+            cog_version=json_field("version", data, "cog_version", str),
+            openapi_schema=json_field("version", data, "openapi_schema", dict),
             extra={key: value for key, value in data.items() if key not in known},
         )
 
@@ -141,20 +126,20 @@ class Model:
 
     @classmethod
     def from_json(cls, data: Any, requester: Optional[Requester] = None) -> Model:
-        data = _object("a model", data)
+        data = json_object("a model", data)
         latest = data.get("latest_version")
         model = cls(
-            owner=_field("model", data, "owner", str, True),
-            name=_field("model", data, "name", str, True),
-            url=_field("model", data, "url", str),
-            description=_field("model", data, "description", str),
-            visibility=_field("model", data, "visibility", str),
-            github_url=_field("model", data, "github_url", str),
-            paper_url=_field("model", data, "paper_url", str),
-            license_url=_field("model", data, "license_url", str),
-            run_count=_field("model", data, "run_count", int),
-            cover_image_url=_field("model", data, "cover_image_url", str),
-            default_example=_field("model", data, "default_example", dict),
+            owner=json_field("model", data, "owner", str, True),
+            name=json_field("model", data, "name", str, True),
+            url=json_field("model", data, "url", str),
+            description=json_field("model", data, "description", str),
+            visibility=json_field("model", data, "visibility", str),
+            github_url=json_field("model", data, "github_url", str),
+            paper_url=json_field("model", data, "paper_url", str),
+            license_url=json_field("model", data, "license_url", str),
+            run_count=json_field("model", data, "run_count", int),
+            cover_image_url=json_field("model", data, "cover_image_url", str),
+            default_example=json_field("model", data, "default_example", dict),
             latest_version=None if latest is None else Version.from_json(latest),
             extra={key: value for key, value in data.items() if key not in _MODEL_FIELDS},
         )

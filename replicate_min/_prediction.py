@@ -34,6 +34,7 @@ from . import _log
 from ._create import WAIT_MARGIN, CreateRequest, Target
 from ._defaults import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_RECONNECTS
 from ._exceptions import (
+    JSON_NAMES,
     APITimeoutError,
     ModelError,
     PredictionCanceledError,
@@ -200,7 +201,7 @@ class _Fields:
                 continue  # the common case, decided without isinstance
             if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
                 raise ValidationError(
-                    f"prediction field {name!r} must be {_JSON_NAMES[kind]}, got {excerpt(value)}",
+                    f"prediction field {name!r} must be {JSON_NAMES[kind]}, got {excerpt(value)}",
                     field=name,
                     value=value,
                 )
@@ -595,7 +596,6 @@ _FIELD_TYPES: Dict[str, type] = {
     "webhook_completed": str,
 }
 _UNCHECKED_FIELDS = ("output", "extra")
-_JSON_NAMES = {str: "a string", dict: "an object", bool: "a boolean", list: "a list"}
 _REQUIRED = ("id", "status")
 _FIELDS = tuple(item.name for item in fields(Prediction) if item.name != "extra")
 _FIELD_SET = frozenset(_FIELDS)

@@ -16,7 +16,8 @@
     │                                   (also a ``RuntimeError``, as the official client's is)
     ├── BatchError                      a batch refused a row (named) (also a ``ValueError``)
     │   └── JournalMismatchError        the batch journal is another batch's, or not a journal
-    └── WebhookError                    a webhook could not be verified (also a ``ValueError``)
+    └── WebhookError                    a webhook could not be verified (also a ``ValueError``;
+        │                               ``WebhookValidationError`` is its official name)
         ├── MissingWebhookHeaderError   a ``webhook-*`` header is missing
         ├── MissingWebhookBodyError     the body was not given
         ├── InvalidSecretKeyError       the signing secret is not ``whsec_`` and base64

@@ -261,15 +261,6 @@ def test_the_exceptions_module_draws_exports_and_defines_the_same_tree() -> None
         assert bases == ([parent] if parent else []), name
 
 
-def test_the_private_tree_agrees_with_the_public_one() -> None:
-    import replicate_min._exceptions as private
-    from replicate_min import exceptions
-
-    public = _drawn_tree(exceptions.__doc__ or "")
-    drawn = _drawn_tree(private.__doc__ or "")
-    assert drawn and all(public[name] == parent for name, parent in drawn.items())
-
-
 def test_a_401_names_the_token_variable(fake: FakeReplicate) -> None:
     client = Client(api_token="r8_wrong", base_url=fake.base_url)
     with pytest.raises(ReplicateError) as info:
