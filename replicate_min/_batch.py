@@ -372,6 +372,7 @@ class Batch:
         self._uncertain: List[_Lost] = []
         self._follow: Dict[str, _Follow] = {}
         self._sending: List[str] = []  # input digests of the creates awaiting their answer
+        self._creating = 0  # rows taken by a creator and not yet done with (answered, lost or given up)
         self._server_errors: Dict[int, Tuple[int, str]] = {}  # row: (5xx answers to its creates, the last)
         self._results: Deque[Any] = deque()
         self._outstanding = 0  # rows read and not yet ended
@@ -440,16 +441,23 @@ class Batch:
 
     def close(self, cancel: Optional[bool] = None) -> None:
         """Stops the batch: no more creates; ``cancel`` (default: ``cancel_on_exit``) also cancels
-        the predictions it is following. The journal stays consistent: a resume carries on."""
+        the predictions it is following, first waiting for the creates still awaiting their answer
+        (held by ``wait``; at most their connect and read timeouts) so that what they made is
+        canceled too. The journal stays consistent: a resume carries on."""
         if self._closed:
             return
         self._closed = True
         self._deliver_last()
         self._stop.set()
+        cancel = self._cancel_on_exit if cancel is None else cancel
         with self._lock:
-            following = list(self._follow)
             self._lock.notify_all()
-        if self._cancel_on_exit if cancel is None else cancel:
+            if cancel and threading.current_thread() not in self._threads:
+                # A create still awaiting its answer has made a prediction too: its id comes with
+                # the answer, within the create's own timeouts. (The rest stop at once.)
+                self._lock.wait_for(lambda: self._creating == 0, self._longest_create())
+            following = list(self._follow)
+        if cancel:
             for prediction_id in following:
                 try:
                     self._requester.send(
@@ -459,6 +467,16 @@ class Batch:
                     pass
         if self._own_journal:
             self.journal.close()
+
+    def _longest_create(self) -> Optional[float]:
+        """Seconds one create may still take to be answered: its connect and read timeouts (the
+        read grown to cover the hold), or None if they are unbounded."""
+        settings = self._requester.settings
+        hold = self._template.hold
+        read = settings.read_timeout
+        if read is None or settings.connect_timeout is None:
+            return None
+        return settings.connect_timeout + (read if hold is None else max(read, hold + WAIT_MARGIN))
 
     def _deliver_last(self) -> None:
         last, self._last = self._last, None
@@ -687,6 +705,7 @@ class Batch:
                 self._lock.wait(0.25)
             if self._stop.is_set():
                 return None
+            self._creating += 1  # counted under the lock that gave it: close() sees every row taken
             return self._work.popleft()
 
     def _creator(self) -> None:
@@ -694,7 +713,12 @@ class Batch:
             item = self._take_work()
             if item is None:
                 return
-            self._create(*item)
+            try:
+                self._create(*item)
+            finally:
+                with self._lock:
+                    self._creating -= 1
+                    self._lock.notify_all()
 
     def _create(self, index: int, input: Dict[str, Any], digest: str) -> None:
         try:

@@ -277,6 +277,12 @@ def run_batch(args: Any, client: Client, err: TextIO, prog: str) -> int:
                     results.flush()
         except KeyboardInterrupt:
             _second_interrupt_exits_now(err)
+            if args.cancel_on_exit:
+                err.write(
+                    "stopping: canceling the predictions in flight, once the creates still held are answered"
+                    " (Ctrl-C again exits now)\n"
+                )
+                err.flush()
             batch.close()
             progress.stop()
             canceled = " (the running predictions were canceled)" if args.cancel_on_exit else ""

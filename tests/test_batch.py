@@ -87,6 +87,26 @@ def test_a_long_prediction_is_followed_after_its_held_create(client: Client) -> 
     check_results(done, rows(3))
 
 
+def test_closing_with_cancel_waits_for_held_creates_and_cancels_their_predictions() -> None:
+    clock = ManualClock()
+    with FakeReplicate(clock=clock, start_delay=0, step=1) as fake:
+        with Client(api_token=fake.token, base_url=fake.base_url) as client:
+            batch = client.batch("replicate-min/forever", rows(3), wait=5, concurrency=3, cancel_on_exit=True)
+            reader = threading.Thread(target=lambda: list(batch))
+            reader.start()
+            while len(fake.predictions_created) < 3:  # all three creates are made, and held on the clock
+                time.sleep(0.01)
+
+            def end_the_holds_once_closing() -> None:  # the answers come after close() began
+                if batch._stop.is_set():
+                    clock.advance(5)
+
+            with driving(end_the_holds_once_closing):
+                batch.close()  # the predictions exist: none may be left running
+            reader.join()
+        assert [p.status for p in fake.predictions_created] == ["canceled"] * 3
+
+
 def test_a_long_prediction_is_looked_at_less_and_less_often() -> None:
     assert [poll_delay(followed, 0.5) for followed in (0, 1, 2, 8, 100, 10_000)] == [0.5, 0.5, 0.5, 2, 25, 30]
     looks, followed = 0, 0.0
