@@ -291,7 +291,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if official and subprocess.run([official, "-c", "import replicate"], capture_output=True).returncode != 0:
         official = None
     machine = f"{platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    print(f"# {machine}; medians of {args.rounds} rounds")
+    print(f"# {machine}; medians of {args.rounds} rounds ({args.rounds * 2} interleaved for get())")
     print(f"# official client: {'measured with ' + official if official else 'not installed (pass --official)'}")
     rows: List[Tuple[str, str, str, str, str, str]] = []
     figures: Dict[str, Any] = {}

@@ -698,14 +698,28 @@ def async_twin(sync: Callable[Concatenate[R, P], T]) -> Callable[Concatenate[R, 
 
     It takes exactly the sync method's arguments (type checkers and ``inspect.signature``
     see them), and runs that method, as the instance spells it, on a worker thread with the
-    caller's context.
+    caller's context. Arguments that do not fit raise ``TypeError`` naming the twin when it is
+    awaited (an ``async def`` runs nothing before), before anything goes to a worker.
     """
     name = sync.__name__
+    signature: Any = None
 
-    async def twin(self: R, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        return await self._requester.run_async(getattr(self, name), *args, **kwargs)
+    async def twin(*args: Any, **kwargs: Any) -> T:
+        nonlocal signature
+        if signature is None:
+            import inspect  # loaded already: dataclasses imports it
+
+            signature = inspect.signature(sync)
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{twin.__qualname__}(): {exc}") from None
+        resource, *rest = bound.args
+        result: T = await resource._requester.run_async(getattr(resource, name), *rest, **bound.kwargs)
+        return result
 
     twin.__wrapped__ = sync  # type: ignore[attr-defined]
+    twin.__module__ = sync.__module__
     twin.__name__ = f"async_{name}"
     twin.__qualname__ = f"{sync.__qualname__.rpartition('.')[0]}.async_{name}"
     twin.__doc__ = f"Async ``{name}``: the same arguments, run on a worker thread."

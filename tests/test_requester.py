@@ -1,0 +1,68 @@
+"""The requester layer (``_requester``): here, ``async_twin``, the one maker of the resources' async twins."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import pickle
+
+import pytest
+
+from replicate_min import Client, Prediction
+from replicate_min._prediction import Predictions
+from replicate_min.testing import FakeReplicate
+
+
+def test_a_twin_is_a_coroutine_function_with_its_sync_methods_signature(client: Client) -> None:
+    for owner in (Predictions, client.predictions):
+        assert inspect.iscoroutinefunction(owner.async_get)
+        assert asyncio.iscoroutinefunction(owner.async_get)
+    assert inspect.signature(Predictions.async_create) == inspect.signature(Predictions.create)
+    assert Predictions.async_get.__module__ == Predictions.get.__module__
+    assert Predictions.async_get.__qualname__ == "Predictions.async_get"
+    assert pickle.loads(pickle.dumps(Predictions.async_get)) is Predictions.async_get
+
+
+@pytest.mark.parametrize(
+    ("call", "named"),
+    [
+        (lambda p: p.async_get("a", "b"), "too many positional arguments"),
+        (lambda p: p.async_get(), "missing a required argument: 'id'"),
+        (lambda p: p.async_create(model="o/n", imput={}), "unexpected keyword argument 'imput'"),
+    ],
+)
+def test_arguments_that_do_not_fit_are_a_type_error_naming_the_twin_and_send_nothing(
+    call: object, named: str, client: Client, fake: FakeReplicate
+) -> None:
+    with pytest.raises(TypeError) as info:
+        asyncio.run(call(client.predictions))  # type: ignore[operator]
+    assert str(info.value).startswith("Predictions.async_") and named in str(info.value)
+    assert not fake.requests
+
+
+def test_a_twin_takes_keywords_and_positions_as_its_sync_method_does(client: Client, fake: FakeReplicate) -> None:
+    created = client.predictions.create(model="replicate-min/echo", input={"prompt": "x"})
+
+    async def main() -> list[Prediction]:
+        return [
+            await client.predictions.async_get(created.id),
+            await client.predictions.async_get(id=created.id),
+            await Predictions.async_get(client.predictions, created.id),
+            await Predictions.async_get(self=client.predictions, id=created.id),
+        ]
+
+    assert [prediction.id for prediction in asyncio.run(main())] == [created.id] * 4
+
+
+def test_a_twin_runs_the_method_as_a_subclass_overrides_it(client: Client, fake: FakeReplicate) -> None:
+    class Counting(Predictions):
+        calls = 0
+
+        def get(self, id: str) -> Prediction:
+            Counting.calls += 1
+            return super().get(id)
+
+    created = client.predictions.create(model="replicate-min/echo", input={"prompt": "x"})
+    counting = Counting(client.requester)
+    assert asyncio.run(counting.async_get(created.id)).id == created.id
+    assert Counting.calls == 1
