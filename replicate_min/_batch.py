@@ -447,26 +447,28 @@ class Batch:
         if self._closed:
             return
         self._closed = True
-        self._deliver_last()
-        self._stop.set()
         cancel = self._cancel_on_exit if cancel is None else cancel
-        with self._lock:
-            self._lock.notify_all()
-            if cancel and threading.current_thread() not in self._threads:
-                # A create still awaiting its answer has made a prediction too: its id comes with
-                # the answer, within the create's own timeouts. (The rest stop at once.)
-                self._lock.wait_for(lambda: self._creating == 0, self._longest_create())
-            following = list(self._follow)
-        if cancel:
-            for prediction_id in following:
-                try:
-                    self._requester.send(
-                        "POST", f"/v1/predictions/{path_segment(prediction_id)}/cancel", retry=_ONE_ATTEMPT
-                    )
-                except Exception:  # best effort: the prediction may have ended meanwhile
-                    pass
-        if self._own_journal:
-            self.journal.close()
+        try:
+            self._deliver_last()
+            self._stop.set()
+            with self._lock:
+                self._lock.notify_all()
+                if cancel and threading.current_thread() not in self._threads:
+                    # A create still awaiting its answer has made a prediction too: its id comes with
+                    # the answer, within the create's own timeouts. (The rest stop at once.)
+                    self._lock.wait_for(lambda: self._creating == 0, self._longest_create())
+                following = list(self._follow)
+            if cancel:
+                for prediction_id in following:
+                    try:
+                        self._requester.send(
+                            "POST", f"/v1/predictions/{path_segment(prediction_id)}/cancel", retry=_ONE_ATTEMPT
+                        )
+                    except Exception:  # best effort: the prediction may have ended meanwhile
+                        pass
+        finally:  # (a Ctrl-C while it waits still lets the journal go)
+            if self._own_journal:
+                self.journal.close()
 
     def _longest_create(self) -> Optional[float]:
         """Seconds one create may still take to be answered: its connect and read timeouts (the

@@ -107,6 +107,34 @@ def test_closing_with_cancel_waits_for_held_creates_and_cancels_their_prediction
         assert [p.status for p in fake.predictions_created] == ["canceled"] * 3
 
 
+def test_a_ctrl_c_while_closing_waits_still_closes_the_journal(tmp_path: Path) -> None:
+    import os
+    import signal
+    import sqlite3
+
+    clock = ManualClock()  # never advanced: the creates stay held
+    with FakeReplicate(clock=clock, start_delay=0, step=1) as fake:
+        with Client(api_token=fake.token, base_url=fake.base_url) as client:
+            batch = client.batch("replicate-min/forever", rows(2), journal=tmp_path / "j", wait=5, cancel_on_exit=True)
+            reader = threading.Thread(target=lambda: list(batch))
+            reader.start()
+            while len(fake.predictions_created) < 2:
+                time.sleep(0.01)
+
+            def interrupt_once_closing() -> None:
+                while not batch._stop.is_set():
+                    time.sleep(0.01)
+                os.kill(os.getpid(), signal.SIGINT)  # a real signal: it wakes the waiting main thread
+
+            threading.Thread(target=interrupt_once_closing).start()
+            with pytest.raises(KeyboardInterrupt):
+                batch.close()
+            with pytest.raises(sqlite3.ProgrammingError):  # closed: the file is free for a resume
+                batch.journal._db.execute("select 1")
+            clock.advance(5)  # let the held creates go, so the fake can stop
+            reader.join()
+
+
 def test_a_long_prediction_is_looked_at_less_and_less_often() -> None:
     assert [poll_delay(followed, 0.5) for followed in (0, 1, 2, 8, 100, 10_000)] == [0.5, 0.5, 0.5, 2, 25, 30]
     looks, followed = 0, 0.0
