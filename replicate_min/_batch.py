@@ -36,7 +36,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any, Deque, Dict, Iterable, List, Optional, Set, Tuple, Union
 
-from ._create import WAIT_MARGIN, CreateRequest
+from ._create import CreateRequest
 from ._defaults import DEFAULT_MAX_RETRY_AFTER
 from ._exceptions import APIConnectionError, BatchError, ReplicateError, ValidationError, excerpt
 from ._journal import Journal, Row, input_hash
@@ -474,11 +474,8 @@ class Batch:
         """Seconds one create may still take to be answered: its connect and read timeouts (the
         read grown to cover the hold), or None if they are unbounded."""
         settings = self._requester.settings
-        hold = self._template.hold
-        read = settings.read_timeout
-        if read is None or settings.connect_timeout is None:
-            return None
-        return settings.connect_timeout + (read if hold is None else max(read, hold + WAIT_MARGIN))
+        read = self._template.read_timeout(settings.read_timeout)
+        return None if read is None or settings.connect_timeout is None else settings.connect_timeout + read
 
     def _deliver_last(self) -> None:
         last, self._last = self._last, None
@@ -732,9 +729,7 @@ class Batch:
             return
         headers = {"Content-Type": "application/json", **request.headers}
         settings = self._requester.settings
-        read_timeout = settings.read_timeout
-        if request.hold is not None and read_timeout is not None:
-            read_timeout = max(read_timeout, request.hold + WAIT_MARGIN)
+        read_timeout = request.read_timeout(settings.read_timeout)
         attempt = 0
         while True:
             if not self._gate.acquire(self._stop):

@@ -283,3 +283,9 @@ class CreateRequest:
         if self.wait is None or self.wait is False:
             return None
         return float(MAX_HOLD) if self.wait is True else float(self.wait)
+
+    def read_timeout(self, read_timeout: Optional[float]) -> Optional[float]:
+        """The read timeout this create needs: ``read_timeout`` (None: no limit), grown to
+        outlast its ``Prefer: wait`` hold by ``WAIT_MARGIN``."""
+        hold = self.hold
+        return read_timeout if read_timeout is None or hold is None else max(read_timeout, hold + WAIT_MARGIN)

@@ -31,7 +31,7 @@ from typing import (
 )
 
 from . import _log
-from ._create import WAIT_MARGIN, CreateRequest, Target
+from ._create import CreateRequest, Target
 from ._defaults import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_RECONNECTS
 from ._exceptions import (
     JSON_NAMES,
@@ -668,17 +668,12 @@ def create_prediction(requester: Requester, request: CreateRequest, deadline: Op
 
     assert request.input is not None  # CreateRequest makes None {}
     body = request.body(encode_files(request.input, requester, request.file_encoding_strategy, deadline))
-    settings = requester.settings
-    read_timeout: Union[float, UseClientDefault, None] = USE_CLIENT_DEFAULT
-    hold = request.hold
-    if hold is not None and settings.read_timeout is not None:
-        read_timeout = max(settings.read_timeout, hold + WAIT_MARGIN)
     data = requester.request(
         "POST",
         request.path,
         json=body,
         headers=request.headers,
-        read_timeout=read_timeout,
+        read_timeout=request.read_timeout(requester.settings.read_timeout),
         deadline=deadline,
         idempotent=False,
     )

@@ -122,8 +122,7 @@ def test_a_ctrl_c_while_closing_waits_still_closes_the_journal(tmp_path: Path) -
                 time.sleep(0.01)
 
             def interrupt_once_closing() -> None:
-                while not batch._stop.is_set():
-                    time.sleep(0.01)
+                batch._stop.wait()  # set by close()
                 os.kill(os.getpid(), signal.SIGINT)  # a real signal: it wakes the waiting main thread
 
             threading.Thread(target=interrupt_once_closing).start()
