@@ -277,6 +277,7 @@ def run_batch(args: Any, client: Client, err: TextIO, prog: str) -> int:
                     results.flush()
         except KeyboardInterrupt:
             _second_interrupt_exits_now(err)
+            progress.stop()  # its last line first: what follows is not drawn over
             if args.cancel_on_exit:
                 err.write(
                     "stopping: canceling the predictions in flight, once the creates still held are answered"
@@ -284,7 +285,6 @@ def run_batch(args: Any, client: Client, err: TextIO, prog: str) -> int:
                 )
                 err.flush()
             batch.close()
-            progress.stop()
             canceled = " (the running predictions were canceled)" if args.cancel_on_exit else ""
             err.write(
                 f"interrupted: {before + batch.stats.done} of {total} rows are in {escape(str(results_path))}."
