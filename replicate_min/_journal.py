@@ -17,12 +17,9 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from typing import TYPE_CHECKING, Any, Iterator, Optional, Tuple
+from typing import Any, Iterator, Optional, Tuple
 
 from ._exceptions import BatchError, JournalMismatchError
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["Journal", "Row", "canonical_json", "input_hash", "refuse_constant"]
 
