@@ -416,7 +416,7 @@ def driving(tick: Callable[[], None]) -> Iterator[None]:
 
 def test_429s_on_creates_are_waited_out_and_never_fail_a_row() -> None:
     clock = ManualClock()
-    limit = RateLimit(creates=2, reads=1000, window=1.0)
+    limit = RateLimit(creates=6, reads=1000, window=1.0)
     inputs = rows(12)
     with FakeReplicate(clock=clock, start_delay=0, step=0, rate_limit=limit) as fake:
         seen = [0]

@@ -314,17 +314,13 @@ class _Terminal(io.StringIO):
         return True
 
 
-def test_streamed_logs_are_read_once_not_rescanned_per_event(
-    fake: FakeReplicate, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_streamed_logs_are_read_once_not_rescanned_per_event(monkeypatch: pytest.MonkeyPatch) -> None:
     # 1500 tqdm log lines: rebuilding the logs and parsing all of them at each event (as the CLI
     # did, 43 s for 16 MB) reads ~1500 times more text than reading each event's own lines once.
-    from replicate_min import _cli
+    # On a ManualClock with no step, the 1500 outputs take no time.
+    from replicate_min import Prediction, _cli
     from replicate_min._prediction import Progress
 
-    for name, value in environment(fake).items():
-        monkeypatch.setenv(name, value)
-    fake.add_model("test/many", lambda input: [f"item{i}" for i in range(1500)])
     parsed: list[int] = []
     original = Progress.parse.__func__  # type: ignore[attr-defined]
 
@@ -333,8 +329,6 @@ def test_streamed_logs_are_read_once_not_rescanned_per_event(
         return original(cls, logs)
 
     monkeypatch.setattr(Progress, "parse", classmethod(counting))
-    from replicate_min import Prediction
-
     assigned: list[int] = []  # the length of every value given to a prediction's logs
     plain_setattr = Prediction.__setattr__
 
@@ -344,9 +338,13 @@ def test_streamed_logs_are_read_once_not_rescanned_per_event(
         plain_setattr(self, name, value)
 
     monkeypatch.setattr(Prediction, "__setattr__", recording)
-    out, err = io.StringIO(), _Terminal()
-    assert _cli.main(["run", "test/many", "--stream"], out, err) == 0
-    streamed = sum(len(line) for line in fake.predictions_created[-1].logs.splitlines(keepends=True))
+    with FakeReplicate(clock=ManualClock(), start_delay=0, step=0) as fake:
+        for name, value in environment(fake).items():
+            monkeypatch.setenv(name, value)
+        fake.add_model("test/many", lambda input: [f"item{i}" for i in range(1500)])
+        out, err = io.StringIO(), _Terminal()
+        assert _cli.main(["run", "test/many", "--stream"], out, err) == 0
+        streamed = sum(len(line) for line in fake.predictions_created[-1].logs.splitlines(keepends=True))
     assert streamed > 50_000 and sum(parsed) <= 4 * streamed, (sum(parsed), streamed)
     assert sum(assigned) <= 4 * streamed, (sum(assigned), streamed)  # not rebuilt at every event
 
