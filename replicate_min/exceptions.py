@@ -47,6 +47,7 @@ from ._exceptions import (
     ValidationError,
     WaitTimeoutError,
     WebhookError,
+    WebhookValidationError,
 )
 
 __all__ = [
@@ -68,4 +69,5 @@ __all__ = [
     "ValidationError",
     "WaitTimeoutError",
     "WebhookError",
+    "WebhookValidationError",
 ]
