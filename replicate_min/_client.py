@@ -55,7 +55,7 @@ from ._requester import (
 from ._run import deadline_for
 from ._run import run as _run
 from ._streaming import AsyncEventStream, EventStream
-from ._urls import url_problem
+from ._urls import shown_url, url_problem
 
 if TYPE_CHECKING:  # made on first use: most programs never ask for these namespaces
     from . import _batch
@@ -195,7 +195,7 @@ class Client:
             stream_idle_timeout=stream_idle_timeout,
             max_response_size=max_response_size,
             max_concurrency=max_concurrency,
-            headers=dict(headers or {}),
+            headers={} if headers is None else headers,  # Settings checks and copies it
         )
         self._init(Requester(settings))
 
@@ -294,11 +294,16 @@ class Client:
             raise TypeError(f"url must be a string, got {excerpt(url)}")
         if not url.startswith(("https://", "http://", "data:")):
             raise ValueError(f"url must be a data:, https: or http: URL, got {url[:40]!r}")
-        problem = None if url.startswith("data:") else url_problem(url)
-        if problem is not None:
-            raise ValueError(f"url {url[:80]!r} cannot be requested: {problem}")
-        from ._files import FileOutput
+        from ._files import FileOutput, decode_data_url
 
+        if url.startswith("data:"):
+            try:
+                return decode_data_url(url)
+            except ValueError as exc:
+                raise ValueError(f"url {url[:80]!r} is not a valid data URL: {exc}") from None
+        problem = url_problem(url)
+        if problem is not None:
+            raise ValueError(f"url {shown_url(url)} cannot be requested: {problem}")
         return FileOutput(url, self.requester).read()
 
     async def async_download(self, url: str) -> bytes:

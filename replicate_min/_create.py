@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple, Union
 
 from ._exceptions import excerpt
-from ._urls import valid_host
+from ._urls import shown_url, url_problem
 
 __all__ = [
     "MAX_HOLD",
@@ -69,7 +69,9 @@ def parse_ref(ref: Any) -> Dict[str, str]:
 
 
 def fit_hold(wait: Union[bool, int, None], timeout: Optional[float]) -> Union[bool, int, None]:
-    """The ``Prefer: wait`` hold, shortened to fit inside an overall ``timeout`` (seconds)."""
+    """The ``Prefer: wait`` hold, shortened to fit inside an overall ``timeout`` (seconds,
+    already checked); ``wait`` is checked as ``CreateRequest`` checks it."""
+    _prefer(wait)
     if timeout is None or wait is None or wait is False:
         return wait
     limit = int(timeout)
@@ -107,18 +109,13 @@ def _owner_name(kind: str, ref: Any) -> str:
 
 
 def _webhook_url(name: str, url: Any) -> str:
-    from urllib.parse import urlsplit  # pure; loaded on first use
-
+    """``url`` if the one URL rule (``_urls.url_problem``) passes it. Credentials are refused
+    too: the server shows a prediction's webhook back in every answer about it."""
     if not isinstance(url, str):  # a ValueError, as before CreateRequest
         raise ValueError(f"{name} must be an http(s) URL, got {excerpt(url)}")
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018  # a bad port raises ValueError here
-    except ValueError:
-        raise ValueError(f"{name} must be an http(s) URL with a host, got {excerpt(url)}") from None
-    host = parts.hostname or ""
-    if parts.scheme not in ("https", "http") or not url.isprintable() or "%" in parts.netloc or not valid_host(host):
-        raise ValueError(f"{name} must be an http(s) URL with a host, got {excerpt(url)}")
+    problem = url_problem(url)
+    if problem is not None:
+        raise ValueError(f"{name} must be an http(s) URL with a host ({problem}), got {shown_url(url)}")
     return url
 
 
@@ -205,6 +202,8 @@ class CreateRequest:
                 events = tuple(events)
             except TypeError:
                 raise TypeError(f"webhook_events_filter must be a list of event names, got {excerpt(events)}") from None
+            if not all(isinstance(event, str) for event in events):
+                raise TypeError(f"webhook_events_filter must be a list of event names, got {excerpt(events)}")
             unknown = [event for event in events if event not in WEBHOOK_EVENTS]
             if unknown:
                 raise ValueError(

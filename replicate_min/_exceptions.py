@@ -229,7 +229,10 @@ class JournalMismatchError(BatchError):
 
 def excerpt(value: Any, limit: int = 80) -> str:
     """``repr(value)`` cut to ``limit`` characters, for error messages."""
-    text = repr(value)
+    try:
+        text = repr(value)
+    except Exception:  # a caller's object whose repr fails, an int past the digit limit, deep nesting
+        text = f"<{type(value).__name__} that cannot be shown>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -59,12 +59,17 @@ def _read(value: Any) -> Tuple[bytes, str]:
             descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         except OSError as exc:
             raise ValueError(f"input file {str(path)[:200]!r} cannot be read: {exc.strerror or exc}") from None
-        with open(descriptor, "rb") as handle:
+        try:  # checked before open(), which refuses a folder with its own error
             info = os.fstat(descriptor)
             if not stat.S_ISREG(info.st_mode):
                 raise ValueError(f"input file {str(path)[:200]!r} is not a regular file (a device, FIFO or folder)")
             if info.st_size > MAX_FILE_SIZE:
                 raise ValueError(f"input file {str(path)[:200]!r} is larger than {MAX_FILE_SIZE} bytes")
+            handle = open(descriptor, "rb")
+        except BaseException:
+            os.close(descriptor)
+            raise
+        with handle:
             return _read_limited(handle, path), os.path.basename(str(path))
     data = _read_limited(value, getattr(value, "name", "file"))
     return data, os.path.basename(str(getattr(value, "name", "file")))
@@ -72,7 +77,10 @@ def _read(value: Any) -> Tuple[bytes, str]:
 
 def _read_limited(handle: Any, name: Any) -> bytes:
     """At most ``MAX_FILE_SIZE`` bytes of an open binary file; ``ValueError`` past that."""
-    data = handle.read(MAX_FILE_SIZE + 1)
+    try:
+        data = handle.read(MAX_FILE_SIZE + 1)
+    except (OSError, ValueError) as exc:  # a closed file, a socket's timeout, a read error
+        raise ValueError(f"input file {excerpt(name)} cannot be read: {exc}") from None
     if not isinstance(data, bytes):
         raise TypeError(f"input file {excerpt(name)} must be opened in binary mode ('rb')")
     if len(data) > MAX_FILE_SIZE:

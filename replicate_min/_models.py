@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Dict, Optional
 from ._create import _owner_name
 from ._exceptions import ValidationError, excerpt, json_field, json_object
 from ._pagination import Page, parse_page
-from ._requester import Requester, async_twin, check_url, default_requester
+from ._requester import Requester, async_twin, check_caller_url, default_requester
 from ._urls import path_segment
 
 __all__ = ["Model", "ModelVersions", "Version"]
@@ -93,7 +93,7 @@ class ModelVersions:
 
     def list(self, cursor: Optional[str] = None) -> Page[Version]:
         """One page of this model's versions, newest first; ``cursor`` is a page's ``next`` URL."""
-        target = self._path() if cursor is None else check_url("cursor", cursor)
+        target = self._path() if cursor is None else check_caller_url("cursor", cursor)
         return parse_page(self._requester.request("GET", target), Version.from_json)
 
     async_get = async_twin(get)

@@ -50,6 +50,7 @@ from ._requester import (
     Requester,
     UseClientDefault,
     async_twin,
+    check_caller_url,
     check_seconds,
     check_url,
     default_requester,
@@ -787,7 +788,7 @@ class Predictions:
         if cursor is ...:
             target = "/v1/predictions"
         elif isinstance(cursor, str) and cursor.startswith(("https://", "http://")):
-            target = check_url("cursor", cursor)
+            target = check_caller_url("cursor", cursor)
         else:
             raise TypeError(f"cursor must be a page's next URL, got {excerpt(cursor)}")
         return parse_page(self._requester.request("GET", target), self._parse)

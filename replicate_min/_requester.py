@@ -30,7 +30,8 @@ from ._defaults import (
     DEFAULT_STREAM_IDLE_TIMEOUT,
 )
 from ._exceptions import ReplicateError, ReplicateException, ValidationError, excerpt
-from ._urls import is_loopback, origin_of, url_problem
+from ._lazy import Deferred
+from ._urls import is_loopback, origin_of, shown_url, url_problem
 from ._version import __version__
 
 if TYPE_CHECKING:  # the transport imports urllib: only on the first request
@@ -38,14 +39,17 @@ if TYPE_CHECKING:  # the transport imports urllib: only on the first request
 
     from typing_extensions import Concatenate, ParamSpec  # typing's own from 3.10; for the checkers only
 
-    from ._retry import RetryPolicy
-    from ._transport import Response, StreamResponse, Transport
+    from . import _retry, _transport
     from ._workers import Workers
 
     P = ParamSpec("P")
 
     class _Resource(Protocol):
         _requester: Requester
+
+else:  # hints name them through modules imported when a hint is resolved, not with this one
+    _retry = Deferred(f"{__package__}._retry")
+    _transport = Deferred(f"{__package__}._transport")
 
 
 __all__ = [
@@ -131,9 +135,13 @@ def check_seconds(name: str, value: Any, *, allow_none: bool = False) -> Optiona
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         none = " or None (no limit)" if allow_none else ""
         raise TypeError(f"{name} must be a number of seconds{none}, got {excerpt(value)}")
-    if not 0 <= value < float("inf"):
-        raise ValueError(f"{name} must be a finite number of seconds, zero or more, got {value!r}")
-    return float(value)
+    try:
+        seconds = float(value)
+    except OverflowError:  # an int past float's range
+        seconds = float("inf")
+    if not 0 <= seconds < float("inf"):
+        raise ValueError(f"{name} must be a finite number of seconds, zero or more, got {excerpt(value)}")
+    return seconds
 
 
 def _check_count(name: str, value: Any, minimum: int) -> int:
@@ -268,8 +276,13 @@ class Settings:
                 raise ValueError(f"the {name} header is set by the client and cannot be overridden")
             check_header_value(f"the value of header {name!r}", value)
         set_(self, "headers", dict(self.headers))
-        if self.proxy is not None and not isinstance(self.proxy, str):
-            raise TypeError("proxy must be a URL string")
+        if self.proxy is not None:
+            _check_proxy(self.proxy)
+        if self.ssl_context is not None:
+            import ssl  # the caller made a context: ssl is loaded already
+
+            if not isinstance(self.ssl_context, ssl.SSLContext):
+                raise TypeError(f"ssl_context must be an ssl.SSLContext, got {excerpt(self.ssl_context)}")
 
     @classmethod
     def build(
@@ -319,11 +332,11 @@ class Requester:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._transport: Optional[Transport] = None
+        self._transport: Optional[_transport.Transport] = None
         self._workers: Optional[Workers] = None
         self._lock = allocate_lock()
         self._sightings: Dict[str, None] = {}  # recent unknown statuses, oldest first
-        self._retries: Optional[Tuple[Settings, RetryPolicy]] = None
+        self._retries: Optional[Tuple[Settings, _retry.RetryPolicy]] = None
         _fork.track(self)
 
     def _after_fork_in_child(self) -> None:
@@ -352,7 +365,7 @@ class Requester:
     # -- the transport and the workers, made on first use -----------------------------
 
     @property
-    def transport(self) -> Transport:
+    def transport(self) -> _transport.Transport:
         transport = self._transport
         if transport is None:
             with self._lock:
@@ -457,8 +470,8 @@ class Requester:
         read_timeout: Union[float, UseClientDefault, None] = USE_CLIENT_DEFAULT,
         deadline: Optional[float] = None,
         idempotent: bool = True,
-        retry: Optional[RetryPolicy] = None,
-    ) -> Response:
+        retry: Optional[_retry.RetryPolicy] = None,
+    ) -> _transport.Response:
         """Sends a request and returns the whole response, whatever its status.
 
         ``idempotent=False`` (creates, uploads) limits retries to those that cannot
@@ -521,7 +534,7 @@ class Requester:
         read_timeout: Union[float, UseClientDefault, None] = USE_CLIENT_DEFAULT,
         deadline: Optional[float] = None,
         cancel: Optional[Cancel] = None,
-    ) -> StreamResponse:
+    ) -> _transport.StreamResponse:
         """GETs ``url`` (token policy applied) and returns the answer with its body unread.
 
         ``cancel`` breaks the call from any thread, even while it connects or waits to retry.
@@ -556,7 +569,7 @@ class Requester:
         idle_timeout: Union[float, UseClientDefault, None] = USE_CLIENT_DEFAULT,
         deadline: Optional[float] = None,
         cancel: Optional[Cancel] = None,
-    ) -> StreamResponse:
+    ) -> _transport.StreamResponse:
         """Opens an event stream.
 
         Raises:
@@ -578,7 +591,7 @@ class Requester:
             raise StreamError(f"expected an event stream from {url!r}, got content type {content_type[:80]!r}")
         return response
 
-    def _retry_policy(self, settings: Settings) -> RetryPolicy:
+    def _retry_policy(self, settings: Settings) -> _retry.RetryPolicy:
         """The retry policy of ``settings``, made once per settings (a frozen value)."""
         made = self._retries
         if made is None or made[0] is not settings:
@@ -591,8 +604,29 @@ class Requester:
         return made[1]
 
 
+def _check_proxy(proxy: Any) -> None:
+    """A proxy URL, ``[http(s)://][user:password@]host:port``, by the one URL rule."""
+    if not isinstance(proxy, str):
+        raise TypeError(f"proxy must be a URL string such as 'http://proxy:3128', got {excerpt(proxy)}")
+    problem = url_problem(proxy if "://" in proxy else "http://" + proxy, credentials=True)
+    if problem is not None:
+        example = "'http://proxy:3128'"
+        raise ValueError(f"proxy must be an http(s) URL such as {example} ({problem}), got {shown_url(proxy)}")
+
+
+def check_caller_url(name: str, url: Any) -> str:
+    """A caller's ``url`` if ``_urls.url_problem`` finds nothing wrong with it, else
+    ``TypeError`` (not a string) or ``ValueError``."""
+    if not isinstance(url, str):
+        raise TypeError(f"{name} must be an http(s) URL string, got {excerpt(url)}")
+    problem = url_problem(url)
+    if problem is not None:
+        raise ValueError(f"{name} must be an http(s) URL ({problem}), got {shown_url(url)}")
+    return url
+
+
 def check_url(name: str, url: Any) -> str:
-    """``url`` if ``_urls.url_problem`` finds nothing wrong with it, else ``ValidationError``."""
+    """A URL from the server if ``_urls.url_problem`` finds nothing wrong with it, else ``ValidationError``."""
     problem = url_problem(url) if isinstance(url, str) else "it is not a string"
     if problem is None:
         return str(url)

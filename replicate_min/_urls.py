@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-__all__ = ["FILE_URL_PREFIXES", "is_loopback", "origin_of", "path_segment", "url_problem", "valid_host"]
+__all__ = ["FILE_URL_PREFIXES", "is_loopback", "origin_of", "path_segment", "shown_url", "url_problem", "valid_host"]
 
 #: Output strings that name a file (a ``FileOutput``), as the official client decides it.
 FILE_URL_PREFIXES = ("https:", "data:")
@@ -48,13 +48,15 @@ def valid_host(host: str) -> bool:
     return False
 
 
-def url_problem(url: str) -> Optional[str]:
+def url_problem(url: str, *, credentials: bool = False) -> Optional[str]:
     """Why ``url`` may not be requested, or None: the one rule for every URL a request
-    goes to (base URL, output and stream URLs, cursors, downloads, redirects).
+    goes to (base URL, output and stream URLs, cursors, downloads, redirects, proxies)
+    or that the server is asked to call (webhooks).
 
     It must be ``http(s)://``, printable without spaces, with a port in 1..65535 and a
     host ``valid_host`` accepts (so nothing urllib decodes can split a request line or
-    a proxy's ``CONNECT``).
+    a proxy's ``CONNECT``). ``user:password@`` is refused unless ``credentials`` is true
+    (a proxy's, which go to the proxy alone).
     """
     if not url.startswith(("https://", "http://")):
         return "it is not an http(s) URL"
@@ -70,11 +72,27 @@ def url_problem(url: str) -> Optional[str]:
     if port == 0:
         return "its port is 0"
     host = parts.hostname or ""
-    if "@" in parts.netloc:
+    if "@" in parts.netloc and not credentials:
         return "it holds credentials (user@host)"
+    authority = parts.netloc.rpartition("@")[2]
+    if "[" in authority or "]" in authority:  # urlsplit ignores what follows "]" unless it is ":port"
+        close = authority.find("]")
+        if (
+            not authority.startswith("[")
+            or close < 0
+            or "[" in authority[1:]
+            or authority[close + 1 :][:1] not in ("", ":")
+        ):
+            return "its host or port cannot be parsed"
     if not valid_host(host):
         return "its host is not letters, digits, '.', '-' or an IP address"
     return None
+
+
+def shown_url(url: str) -> str:
+    """``url`` as an error message may show it: its ``repr`` cut to 80 characters, or, if it
+    may hold a ``user:password@``, only that it does."""
+    return "a URL with userinfo (not shown)" if "@" in url else repr(url[:80])
 
 
 def is_loopback(host: str) -> bool:
@@ -97,12 +115,16 @@ def path_segment(text: str) -> str:
 
     Raises:
         ValueError: ``text`` is ``.`` or ``..``, which a normalising proxy would resolve
-        to another endpoint, escaped or not.
+        to another endpoint, escaped or not, or holds a lone surrogate (no UTF-8 for it).
     """
     if text.isalnum() and text.isascii():  # prediction ids: nothing to escape
         return text
     if text.strip(".") == "" and len(text) <= 2:
         raise ValueError(f"{text!r} is not an id: it would name another path")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{text[:80]!r} is not an id: it holds a lone surrogate") from None
     from urllib.parse import quote
 
     return quote(text, safe="")

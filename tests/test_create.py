@@ -322,3 +322,18 @@ def test_the_catch_all_keeps_type_hints_resolvable() -> None:
     for function in (Client.run, Client.stream, replicate_min.run, replicate_min.async_stream):
         hints = typing.get_type_hints(function)
         assert hints["params"] is object
+
+
+@pytest.mark.parametrize("wait", [float("inf"), float("nan"), [1], "5", 5.5, 0, 61, -1])
+def test_run_checks_wait_before_fitting_it_into_the_timeout(client: Client, fake: FakeReplicate, wait: Any) -> None:
+    with pytest.raises((TypeError, ValueError), match="wait"):
+        client.run("replicate-min/echo", {"prompt": "x"}, wait=wait, timeout=10)
+    with pytest.raises((TypeError, ValueError), match="wait"):
+        fit_hold(wait, 10.0)
+    assert not fake.requests
+
+
+@pytest.mark.parametrize("events", [[["start"]], [{"a": 1}], [None], ("start", 5)])
+def test_an_events_filter_of_non_names_is_a_type_error_naming_it(events: Any) -> None:
+    with pytest.raises(TypeError, match="webhook_events_filter"):
+        CreateRequest(model="a/b", webhook_events_filter=events)

@@ -277,3 +277,15 @@ def test_a_token_pasted_with_its_quotes_is_refused_without_showing_it(token: str
     with pytest.raises(ValueError, match="quotes") as info:
         Client(api_token=token)
     assert "abcdef" not in str(info.value)
+
+
+def test_an_excerpt_of_a_value_whose_repr_fails_still_names_its_type() -> None:
+    from replicate_min._exceptions import excerpt
+
+    class Hostile:
+        def __repr__(self) -> str:
+            raise RuntimeError("no")
+
+    assert excerpt(Hostile()) == "<Hostile that cannot be shown>"
+    assert excerpt(10**5000) == "<int that cannot be shown>"  # past str()'s digit limit (3.11+)
+    assert len(excerpt("x" * 1000)) == 80

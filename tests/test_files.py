@@ -211,3 +211,32 @@ def test_an_upload_inside_run_is_bounded_by_runs_deadline(
         client.run("replicate-min/echo", {"prompt": b"x" * (300 * 1024)}, timeout=1)
     assert all(seconds < 1 for seconds in slept), slept  # never a 30 s wait past the deadline
     assert not any(r.path.startswith("/v1/models") for r in fake.requests)  # nothing was created
+
+
+def test_a_folder_as_an_input_file_is_a_value_error_and_leaks_no_descriptor(tmp_path: Path) -> None:
+    import os
+
+    client = Client(api_token="r8_test", base_url="http://127.0.0.1:9", max_retries=0)
+    before = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+    for _ in range(20):
+        with pytest.raises(ValueError, match="not a regular file"):
+            client.predictions.create(model="a/b", input={"f": tmp_path})
+    if before is not None:
+        assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_a_closed_input_file_is_a_value_error_naming_it() -> None:
+    handle = io.BytesIO(b"x")
+    handle.close()
+    client = Client(api_token="r8_test", base_url="http://127.0.0.1:9", max_retries=0)
+    with pytest.raises(ValueError, match=r"input file .* cannot be read"):
+        client.predictions.create(model="a/b", input={"f": handle})
+
+
+@pytest.mark.parametrize("url", ["data:;base64,@@@", "data:", "data:text/plain;base64,\u00e9"])
+def test_downloading_a_malformed_data_url_is_the_callers_value_error(url: str) -> None:
+    from replicate_min import ValidationError
+
+    with pytest.raises(ValueError, match="not a valid data URL") as info:
+        Client(api_token="r8_test").download(url)
+    assert not isinstance(info.value, ValidationError)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import pickle
+from typing import Any
 
 import pytest
 
@@ -66,3 +67,24 @@ def test_a_twin_runs_the_method_as_a_subclass_overrides_it(client: Client, fake:
     counting = Counting(client.requester)
     assert asyncio.run(counting.async_get(created.id)).id == created.id
     assert Counting.calls == 1
+
+
+@pytest.mark.parametrize("name", ["read_timeout", "connect_timeout", "poll_interval", "retry_backoff"])
+@pytest.mark.parametrize("value", [10**400, 10**5000, -(10**400)], ids=["1e400", "1e5000", "-1e400"])
+def test_seconds_past_floats_range_are_a_value_error_naming_the_setting(name: str, value: int) -> None:
+    with pytest.raises(ValueError, match=name):
+        Client(api_token="r8_test", **{name: value})
+    if name != "connect_timeout":  # (read-only: the pool's connections were made with it)
+        with pytest.raises(ValueError, match=name):
+            setattr(Client(api_token="r8_test"), name, value)
+
+
+def test_an_ssl_context_that_is_not_one_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="ssl_context"):
+        Client(api_token="r8_test", ssl_context="x")
+
+
+@pytest.mark.parametrize("headers", ["x", 5, [("a", "b")]])
+def test_headers_that_are_not_a_mapping_are_a_type_error_naming_them(headers: Any) -> None:
+    with pytest.raises(TypeError, match="headers"):
+        Client(api_token="r8_test", headers=headers)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable, Dict
+
 import pytest
 
 from replicate_min import Client, ValidationError
 from replicate_min._requester import check_url
-from replicate_min._urls import url_problem, valid_host
+from replicate_min._urls import path_segment, url_problem, valid_host
+from replicate_min.testing import FakeReplicate
 
 
 @pytest.mark.parametrize(
@@ -58,6 +61,10 @@ def test_the_url_rule_accepts_http_urls_to_valid_hosts(url: str) -> None:
         "https://evil.test%00.replicate.delivery/o.png",
         "http://[::1",
         "http://[::1%25eth0]/x",
+        "https://[::1]x/",
+        "https://[::1]:80]/",
+        "https://a]b/",
+        "https://[a[::1]/",
         "https://host:0/x",
         "https://host:99999/x",
         "https://user:password@api.replicate.com",
@@ -96,3 +103,62 @@ def test_a_server_url_that_cannot_be_requested_is_a_validation_error(url: str) -
     with pytest.raises(ValidationError) as info:
         check_url("output", url)
     assert info.value.field == "output"
+
+
+# Every URL a caller gives follows the one rule, and a bad one is the caller's ValueError
+# or TypeError before anything is sent: the base URL, a download, a page cursor, a webhook
+# (which the server is asked to call) and a proxy (whose credentials are its own).
+_BAD_URLS = [
+    "http://[::1",
+    "https://[::1]x/",
+    "https://a]b/",
+    "https://host:0/x",
+    "https://host:99999/x",
+    "https:///no-host",
+    "https://exa mple.com/",
+    "https://example.com/a\nb",
+    "ftp://example.com/",
+    "https://evil.test%0D%0AX.replicate.delivery/o.png",
+    5,
+]
+
+_CALLER_URLS: Dict[str, Callable[[Client, Any], Any]] = {
+    "base_url": lambda client, url: Client(api_token="r8_test", base_url=url),
+    "download": lambda client, url: client.download(url),
+    "predictions.list cursor": lambda client, url: client.predictions.list(url),
+    "versions.list cursor": lambda client, url: client.models.get("replicate-min/echo").versions.list(url),  # (a GET)
+    "webhook": lambda client, url: client.predictions.create(model="replicate-min/echo", input={}, webhook=url),
+    "webhook_completed": lambda client, url: client.run("replicate-min/echo", {}, webhook_completed=url),
+    "proxy": lambda client, url: Client(api_token="r8_test", proxy=url),
+}
+
+
+@pytest.mark.parametrize("where", sorted(_CALLER_URLS))
+@pytest.mark.parametrize("url", [*_BAD_URLS, "https://user:s3cret@example.com/"], ids=repr)
+def test_a_callers_url_that_breaks_the_rule_is_a_value_or_type_error_and_nothing_is_sent(where: str, url: Any) -> None:
+    if where == "proxy" and isinstance(url, str) and "@" in url:
+        return  # a proxy's own credentials are allowed (the next test)
+    with FakeReplicate(start_delay=0, step=0) as fake:
+        client = Client(api_token=fake.token, base_url=fake.base_url, max_retries=0)
+        with pytest.raises((ValueError, TypeError)) as info:
+            _CALLER_URLS[where](client, url)
+        assert not isinstance(info.value, ValidationError)  # that is the server's bad body, not the caller's
+        assert "s3cret" not in str(info.value)
+        assert [r.path for r in fake.requests] == (["/v1/models/replicate-min/echo"] if "versions" in where else [])
+
+
+def test_a_proxy_may_carry_its_own_credentials_and_may_omit_the_scheme() -> None:
+    Client(api_token="r8_test", proxy="http://user:s3cret@proxy.example:3128")
+    Client(api_token="r8_test", proxy="proxy.example:3128")
+    with pytest.raises(ValueError, match="proxy") as info:
+        Client(api_token="r8_test", proxy="socks5://user:s3cret@proxy.example:1080")
+    assert "s3cret" not in str(info.value)
+
+
+def test_an_id_with_a_lone_surrogate_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="surrogate"):
+        path_segment("a\ud800")
+    client = Client(api_token="r8_test", base_url="http://127.0.0.1:9")
+    for call in (client.predictions.get, client.predictions.cancel):
+        with pytest.raises(ValueError, match="surrogate"):
+            call("\ud800")
