@@ -16,12 +16,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, Dict, Iterable, Optional, Union
 
 from ._create import CreateRequest, Target, _owner_name
 from ._exceptions import json_field, json_object
+from ._lazy import Deferred
 from ._prediction import Prediction, create_prediction
 from ._requester import Requester, async_twin
 from ._urls import path_segment
 
 if TYPE_CHECKING:
-    from ._models import Model
+    from . import _models
+else:  # loaded on the first models.get(), or when a hint is resolved
+    _models = Deferred(f"{__package__}._models")
 
 __all__ = [
     "Account",
@@ -88,16 +91,14 @@ class Models:
     def __repr__(self) -> str:
         return f"<Models of {self._requester!r}>"
 
-    def get(self, name: str) -> Model:
+    def get(self, name: str) -> _models.Model:
         """Fetches a model by ``owner/name`` (or ``(owner, name)``).
 
         Raises:
             ValueError: ``name`` is not ``owner/name`` (nothing is sent).
             ReplicateError: 404 if there is no such model (or no access to it).
         """
-        from ._models import get_model
-
-        return get_model(self._requester, name)
+        return _models.get_model(self._requester, name)
 
     async_get = async_twin(get)
 

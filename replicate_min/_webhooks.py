@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Dict, Optional, Union
 
 from ._exceptions import (
     InvalidSecretKeyError,
@@ -22,12 +23,12 @@ from ._exceptions import (
     WebhookValidationError,
     excerpt,
 )
+from ._lazy import Deferred
 
-TYPE_CHECKING = False  # typing costs milliseconds to import: only type checkers read it
 if TYPE_CHECKING:
-    from typing import Any, Dict, Optional, Union
-
-    from ._requester import Requester
+    from . import _requester
+else:  # the requester is only needed once a Webhooks is made: imported when a hint is resolved
+    _requester = Deferred(f"{__package__}._requester")
 
 __all__ = [
     "InvalidSecretKeyError",
@@ -282,7 +283,7 @@ def validate(
 
 
 class _DefaultWebhook:
-    def __init__(self, requester: Requester) -> None:
+    def __init__(self, requester: _requester.Requester) -> None:
         self._requester = requester
 
     def secret(self) -> WebhookSigningSecret:
@@ -302,7 +303,7 @@ class Webhooks:
 
     validate = staticmethod(validate)
 
-    def __init__(self, requester: Requester) -> None:
+    def __init__(self, requester: _requester.Requester) -> None:
         self.default = _DefaultWebhook(requester)
 
     def __repr__(self) -> str:
