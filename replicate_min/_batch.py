@@ -49,6 +49,7 @@ __all__ = ["Batch", "BatchResult", "BatchStats", "Gate", "Pacer", "parse_shard",
 
 #: A batch paces and retries by itself: the transport makes one attempt per call.
 _ONE_ATTEMPT = RetryPolicy(max_retries=0)
+_MIN_RETRIES = 3  # a batch tries a connection failure or a 5xx at least this often, whatever the client's max_retries
 #: Statuses that fail the whole batch (every row would fail the same way).
 _FATAL = frozenset({401, 402, 403, 404})
 _THROTTLE_HINT = re.compile(r"available in ~?(\d{1,5}(?:\.\d+)?)\s*s", re.IGNORECASE)
@@ -358,6 +359,8 @@ class Batch:
         self._template = template
         self._inputs = inputs
         self._own_journal = not isinstance(journal, Journal)
+        if not isinstance(journal, (str, os.PathLike, Journal, type(None))):
+            raise TypeError(f"journal must be a file path, a Journal or None, got {excerpt(journal)}")
         self.journal = journal if isinstance(journal, Journal) else Journal(os.fspath(journal or ":memory:"))
         self._shard = shard
         self._cancel_on_exit = cancel_on_exit
@@ -549,10 +552,16 @@ class Batch:
                 self.stats.throttle_wait += wait
         return response
 
+    def _retries(self) -> RetryPolicy:
+        """The batch's own retries of connection failures and 5xx: the client's ``max_retries``
+        and ``retry_backoff``, but at least ``_MIN_RETRIES`` tries (a long batch rides out blips)."""
+        settings = self._requester.settings
+        return RetryPolicy(max_retries=max(settings.max_retries, _MIN_RETRIES), backoff=settings.retry_backoff)
+
     def _get_json(self, path: str) -> Any:
         """A GET that must succeed: 429s waited out, failures retried with backoff (the client's
         ``max_retries``, at least 3). Returns None if the batch stopped."""
-        settings = self._requester.settings
+        retries = self._retries()
         attempt = 0
         while True:
             try:
@@ -567,9 +576,9 @@ class Batch:
             except APIConnectionError as exc:
                 error = exc
             attempt += 1
-            if attempt > max(settings.max_retries, 3):
+            if attempt > retries.max_retries:
                 raise error
-            if self._stop.wait(min(settings.retry_backoff * 2**attempt, 8.0)):
+            if self._stop.wait(retries.backoff_delay(attempt)):
                 return None
 
     # -- reconciliation -----------------------------------------------------------------
@@ -728,8 +737,8 @@ class Batch:
             self._finish(BatchResult(index, None, "failed", error=str(exc)))
             return
         headers = {"Content-Type": "application/json", **request.headers}
-        settings = self._requester.settings
-        read_timeout = request.read_timeout(settings.read_timeout)
+        read_timeout = request.read_timeout(self._requester.settings.read_timeout)
+        retries = self._retries()
         attempt = 0
         while True:
             if not self._gate.acquire(self._stop):
@@ -750,9 +759,9 @@ class Batch:
                     return
                 self.journal.forget(index)
                 attempt += 1
-                if attempt > max(settings.max_retries, 3):
+                if attempt > retries.max_retries:
                     raise
-                if self._stop.wait(min(settings.retry_backoff * 2**attempt, 8.0)):
+                if self._stop.wait(retries.backoff_delay(attempt)):
                     return
                 continue
             self._unsending(digest)
@@ -915,7 +924,7 @@ class Batch:
         rows = [Row(lost.index, lost.digest, "sending", lost.sent_at, None, None, False) for lost in ready]
         matched, _ = self._reconcile(rows)
         found = {row.index: prediction for row, prediction in matched}
-        limit = max(self._requester.settings.max_retries, 3)
+        limit = self._retries().max_retries
         for lost in ready:
             index, digest = lost.index, lost.digest
             prediction = found.get(index)

@@ -36,7 +36,7 @@ from typing import (
 )
 
 from ._client import Client
-from ._create import fit_hold, parse_ref
+from ._create import MAX_HOLD, fit_hold, parse_ref
 from ._exceptions import ModelError, PredictionCanceledError, ReplicateError, ReplicateException, WaitTimeoutError
 from ._prediction import Prediction, Progress, polling
 from ._run import output_of
@@ -616,8 +616,8 @@ def _hold_seconds(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number of seconds: {text!r}") from None
-    if not 1 <= value <= 60:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 60, got {value}")
+    if not 1 <= value <= MAX_HOLD:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_HOLD}, got {value}")
     return value
 
 
@@ -734,7 +734,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     run.add_argument("--no-wait", action="store_true", help="create the prediction, print its id and exit")
     run.add_argument("--output-dir", metavar="DIR", help="save file outputs (URLs, data: URLs) into DIR")
     run.add_argument(
-        "--wait", type=_hold_seconds, metavar="N", help="hold the create request up to N seconds (1 to 60)"
+        "--wait", type=_hold_seconds, metavar="N", help=f"hold the create request up to N seconds (1 to {MAX_HOLD})"
     )
     run.add_argument(
         "--timeout",
@@ -802,7 +802,11 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     )
     batch.add_argument("--output-dir", metavar="DIR", help="save file outputs into DIR/<row>/")
     batch.add_argument(
-        "--wait", type=_hold_seconds, default=60, metavar="N", help="hold each create up to N seconds (default 60)"
+        "--wait",
+        type=_hold_seconds,
+        default=MAX_HOLD,
+        metavar="N",
+        help=f"hold each create up to N seconds (default {MAX_HOLD})",
     )
     batch.add_argument("--cancel-on-exit", action="store_true", help="on Ctrl-C, also cancel the predictions in flight")
     batch.add_argument(

@@ -113,6 +113,11 @@ class RetryPolicy:
             return None
         if retry_after is not None:
             return min(max(retry_after, 0.0), self.max_retry_after)
+        return self.backoff_delay(attempt, jitter)
+
+    def backoff_delay(self, attempt: int, jitter: float = 1.0) -> float:
+        """The backoff before retry ``attempt`` + 1: ``backoff`` doubled ``attempt`` times, at most
+        ``max_backoff``, scaled into [50%, 100%] by ``jitter`` (1.0: the whole delay)."""
         return min(self.backoff * 2.0**attempt, self.max_backoff) * (0.5 + 0.5 * min(max(jitter, 0.0), 1.0))
 
 

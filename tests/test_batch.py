@@ -568,3 +568,18 @@ def test_a_journal_that_cannot_be_written_is_a_batch_error_naming_it(tmp_path: P
     with pytest.raises(BatchError, match=r"the journal .*j could not be written: attempt to write a readonly"):
         journal.sending(0, "digest", 1.0)
     journal.close()
+
+
+@pytest.mark.parametrize("journal", [5, b"path", object()])
+def test_a_journal_that_is_not_a_path_is_a_type_error_naming_it(journal: Any) -> None:
+    with pytest.raises(TypeError, match="journal"):
+        Client(api_token="r8_test").batch("replicate-min/echo", rows(1), journal=journal)
+
+
+def test_the_batch_retries_by_a_retry_policy_at_least_three_times() -> None:
+    client = Client(api_token="r8_test", max_retries=0, retry_backoff=0.25)
+    batch = client.batch("replicate-min/echo", rows(1))
+    retries = batch._retries()
+    assert (retries.max_retries, retries.backoff) == (3, 0.25)
+    assert [retries.backoff_delay(attempt) for attempt in (1, 2, 6)] == [0.5, 1.0, 8.0]
+    batch.close()

@@ -76,3 +76,10 @@ def test_failures_without_an_answer() -> None:
     assert POLICY.delay(0, idempotent=True, failure=Failure.SENT) is not None
     # DNS and TLS failures will not get better
     assert POLICY.delay(0, idempotent=True, failure=Failure.UNREACHABLE) is None
+
+
+def test_the_backoff_doubles_up_to_its_cap_and_jitter_scales_it_into_the_upper_half() -> None:
+    policy = RetryPolicy(backoff=0.5, max_backoff=8.0)
+    assert [policy.backoff_delay(n) for n in range(6)] == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0]
+    assert policy.backoff_delay(1, jitter=0.0) == 0.5 and policy.backoff_delay(1, jitter=7.0) == 1.0
+    assert policy.delay(1, idempotent=True, status=503, jitter=0.0) == policy.backoff_delay(1, 0.0)
