@@ -665,6 +665,19 @@ def async_stream(
     return get_default_client().async_stream(**_arguments("stream", locals()))
 
 
-def batch(ref: Any = None, inputs: Iterable[Dict[str, Any]] = (), **options: Any) -> _batch.Batch:
+def batch(
+    ref: Any = None,
+    inputs: Iterable[Dict[str, Any]] = (),
+    *,
+    deployment: Optional[str] = None,
+    journal: Union[str, os.PathLike[str], None] = None,
+    concurrency: int = DEFAULT_BATCH_CONCURRENCY,
+    shard: Union[str, Tuple[int, int], None] = None,
+    wait: Union[bool, int] = True,
+    cancel_after: Union[str, int, float, None] = None,
+    cancel_on_exit: bool = False,
+    lookback: float = DEFAULT_BATCH_LOOKBACK,
+    settle: float = DEFAULT_BATCH_SETTLE,
+) -> _batch.Batch:
     """``default_client.batch(...)``: runs a model once per input, resumably. See ``Client.batch``."""
-    return get_default_client().batch(ref, inputs, **options)
+    return get_default_client().batch(**locals())

@@ -583,3 +583,10 @@ def test_the_batch_retries_by_a_retry_policy_at_least_three_times() -> None:
     assert (retries.max_retries, retries.backoff) == (3, 0.25)
     assert [retries.backoff_delay(attempt) for attempt in (1, 2, 6)] == [0.5, 1.0, 8.0]
     batch.close()
+
+
+def test_the_module_level_batch_has_the_clients_signature_without_self() -> None:
+    import inspect
+
+    method = list(inspect.signature(Client.batch).parameters.values())[1:]
+    assert list(inspect.signature(replicate_min.batch).parameters.values()) == method
