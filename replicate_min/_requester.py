@@ -249,7 +249,7 @@ class Settings:
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     headers: Mapping[str, str] = field(default_factory=dict)
     allow_http: bool = False
-    proxy: Optional[str] = None
+    proxy: Optional[str] = field(default=None, repr=False)  # it may hold the proxy's password
     ssl_context: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -147,7 +147,8 @@ def parse_retry_after(header: Optional[str], body: bytes, now: float) -> Optiona
             payload = None
         value = payload.get("retry_after") if isinstance(payload, dict) else None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            seconds = float(value) if abs(value) < 1e9 else float("inf")
+            if value == value:  # not NaN, which is ignored as below
+                seconds = float(value) if abs(value) < 1e9 else float("inf")
     if seconds is None or seconds != seconds:  # absent, or NaN
         return None
     return seconds

@@ -88,3 +88,8 @@ def test_an_ssl_context_that_is_not_one_is_a_type_error() -> None:
 def test_headers_that_are_not_a_mapping_are_a_type_error_naming_them(headers: Any) -> None:
     with pytest.raises(TypeError, match="headers"):
         Client(api_token="r8_test", headers=headers)
+
+
+def test_a_proxys_password_is_not_in_the_settings_repr() -> None:
+    client = Client(api_token="r8_test", proxy="http://user:s3cret@proxy.example:3128")
+    assert "s3cret" not in repr(client.requester.settings) and "s3cret" not in repr(client)

@@ -34,6 +34,8 @@ POLICY = RetryPolicy(max_retries=3, backoff=0.5, max_backoff=8.0, max_retry_afte
         ("1e999", b"", float("inf")),
         (None, b"[" * 100_000 + b"]" * 100_000, None),
         (None, b'{"retry_after": 1e308}', float("inf")),
+        (None, b'{"retry_after": NaN}', None),
+        (None, b'{"retry_after": -Infinity}', float("inf")),
     ],
 )
 def test_retry_after_parsing(header: Optional[str], body: bytes, expected: Optional[float]) -> None:
