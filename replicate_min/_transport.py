@@ -142,6 +142,12 @@ class _Lease:
     def alive(self) -> bool:
         return self._conn is not None
 
+    @property
+    def aborted(self) -> bool:
+        """True once ``abort()`` shut the socket: an end of data read after it is not the
+        server's, and whatever was read up to it may be cut short."""
+        return self._aborted
+
     def release(self, reusable: bool) -> None:
         """Gives the connection back (to the idle list if ``reusable``, else closed)."""
         if self._inherited():
@@ -551,6 +557,8 @@ class _KeepAliveHandler(urllib.request.AbstractHTTPHandler):
                 except (ValueError, TypeError) as exc:  # an illegal header or URL: nothing left
                     raise _NotSent(exc, unreachable=True) from exc
                 response = conn.getresponse()
+                if lease.aborted:  # the deadline or a cancel shut the socket: its EOF ended the headers
+                    raise ConnectionAbortedError("the connection was broken while the answer's headers were read")
             except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected):
                 _discard(slot, conn, lease)
                 # A reused connection the server closed meanwhile: the request never ran,
@@ -758,7 +766,10 @@ class StreamResponse:
         response = self._response
         try:
             chunk = response.read1(size)
-            if not chunk and (response.chunked or response.length) and not response.complete:
+            if not chunk and (
+                ((response.chunked or response.length) and not response.complete)
+                or (self._lease is not None and self._lease.aborted)  # a close-delimited body's EOF was ours
+            ):
                 raise http.client.IncompleteRead(b"")  # http.client's read1 just stops
         except (OSError, http.client.HTTPException, ValueError, OverflowError) as exc:
             raise self._failed(exc) from exc

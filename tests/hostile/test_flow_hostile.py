@@ -167,6 +167,40 @@ def test_run_timeout_bounds_a_create_whose_headers_dribble(raw: RawFactory) -> N
         client.run("owner/name", {}, timeout=1)
 
 
+def _sent_then_dribbled(sent: bytes, dribbled: bytes) -> Script:
+    """Answers the first request with ``sent`` at once, then ``dribbled`` a byte every 0.2 s."""
+
+    def script(conn: Conn) -> None:
+        if conn.read_request() is None or not conn.send(sent):
+            return
+        for byte in dribbled:
+            if conn.wait(0.2) or not conn.send(bytes([byte])):
+                return
+
+    return script
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        b"HTTP/1.1 201 Created\r\nX-Slow: ",  # the deadline shuts the socket mid-headers
+        b'HTTP/1.1 201 Created\r\nConnection: close\r\n\r\n{"id": "w"',  # ... mid close-delimited body
+    ],
+    ids=["headers", "close-delimited body"],
+)
+def test_an_answer_the_deadline_cuts_short_is_a_timeout_not_an_answer(raw: RawFactory, sent: bytes) -> None:
+    # The end of data after the deadline's shutdown is not the server's end of the headers
+    # or body: what was read is cut short, and the create may exist (sent=True).
+    server = raw(_sent_then_dribbled(sent, b" " * 1000))
+    client = _client(server, timeout=5)
+    with pytest.raises(APITimeoutError) as info:
+        client.run("owner/name", {}, timeout=1)
+    assert info.value.sent
+    p = Prediction.from_json(prediction("w")).bind(client)
+    with pytest.raises(WaitTimeoutError):
+        p.wait(timeout=1)
+
+
 def test_wait_timeout_bounds_a_poll_whose_body_dribbles(raw: RawFactory) -> None:
     body = b'{"id": "w", "status": "processing"' + b" " * 200 + b"}"
     head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
