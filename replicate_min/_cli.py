@@ -36,9 +36,16 @@ from typing import (
 )
 
 from ._client import Client
-from ._create import MAX_HOLD, fit_hold, parse_ref
-from ._exceptions import ModelError, PredictionCanceledError, ReplicateError, ReplicateException, WaitTimeoutError
-from ._prediction import Prediction, Progress, polling
+from ._create import MAX_HOLD, CreateRequest, fit_hold, parse_ref
+from ._exceptions import (
+    APITimeoutError,
+    ModelError,
+    PredictionCanceledError,
+    ReplicateError,
+    ReplicateException,
+    WaitTimeoutError,
+)
+from ._prediction import Prediction, Progress, create_prediction, polling
 from ._run import output_of
 from ._version import __version__
 
@@ -409,12 +416,32 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO,
     hold = fit_hold(args.wait, args.timeout)  # the hold fits inside the deadline
     try:
         try:
-            prediction = client.predictions.create(input=inputs, wait=hold, **target)
+            request = CreateRequest(input=inputs, wait=hold, **target)
         except (ValueError, TypeError) as exc:
             raise CLIError(str(exc), 2) from None
+        try:  # the create, its files and its hold are bounded by --timeout too
+            prediction = create_prediction(client.requester, request, watchdog.deadline)
+        except (ValueError, TypeError) as exc:
+            raise CLIError(str(exc), 2) from None
+        except APITimeoutError:
+            if not watchdog.over():
+                raise
+            raise CLIError(
+                f"the create did not answer within {args.timeout:g} s; a prediction may have been made: "
+                f"look for it with '{prog} predictions list'"
+            ) from None
         if args.no_wait:
             print(_json_text(prediction.to_dict()) if args.json else prediction.id, file=out)
             return 0
+
+        def reload() -> None:  # each poll is bounded by --timeout too
+            assert prediction is not None
+            try:
+                prediction._reload(watchdog.deadline)
+            except APITimeoutError:
+                if not watchdog.over():
+                    raise
+                raise _timeout_error(prediction, args.timeout, prog) from None
 
         def poll_until(finished: Callable[[Prediction], bool]) -> None:
             assert prediction is not None
@@ -422,7 +449,7 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO,
                 for delay in polling(prediction, watchdog.deadline, until=finished):  # the one polling loop
                     status.update(prediction)
                     time.sleep(delay)
-                    prediction.reload()
+                    reload()
             except WaitTimeoutError:
                 raise _timeout_error(prediction, args.timeout, prog) from None
             status.update(prediction)
@@ -434,7 +461,7 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO,
                 streamed = _stream(prediction, watchdog, status, err if args.json else out)
                 if watchdog.over():
                     raise _timeout_error(prediction, args.timeout, prog)
-                prediction.reload()
+                reload()
         poll_until(lambda p: p.done)
         status.done()
         if args.json:

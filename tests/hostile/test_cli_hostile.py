@@ -111,3 +111,35 @@ def test_cli_escapes_control_characters_in_a_server_sent_id(raw: RawFactory) -> 
     assert result.returncode == 1  # the answer is another prediction than the one asked for
     assert b"\x1b" not in result.stderr
     _assert_one_clean_line(result.stderr)
+
+
+def _trickled(answer: bytes, create: bool) -> Script:
+    """Answers every request at once, but the create (or, with ``create=False``, each poll)
+    a byte every 0.2 s: each byte well inside the read timeout, the answer far past 1 s."""
+
+    def script(conn: Any) -> None:
+        while True:
+            request = conn.read_request()
+            if request is None:
+                return
+            if (request.method == "POST") != create:
+                if not conn.send(answer):
+                    return
+                continue
+            for byte in answer:
+                if conn.wait(0.2) or not conn.send(bytes([byte])):
+                    return
+
+    return script
+
+
+@pytest.mark.parametrize("trickled", ["create", "poll"])
+def test_run_timeout_bounds_the_create_and_each_poll(raw: RawFactory, trickled: str) -> None:
+    server = raw(_trickled(response(201, prediction("p1", "processing")), create=trickled == "create"))
+    result = _cli(server, "r8_token", "run", "a/b", "--timeout", "1")
+    line = _assert_one_clean_line(result.stderr)
+    assert result.returncode == 1
+    if trickled == "create":
+        assert "did not answer within 1 s; a prediction may have been made" in line
+    else:
+        assert "prediction p1 did not finish within 1 s" in line
