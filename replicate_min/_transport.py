@@ -191,6 +191,21 @@ class _PooledResponse(http.client.HTTPResponse):
     code: int
     _saw_last_chunk = False
 
+    def begin(self) -> None:
+        super().begin()
+        # http.client takes the first Content-Length and reads it with int() ("+47" and "4_7"
+        # pass), and uses it when a Transfer-Encoding other than chunked is there too. RFC 9112
+        # 6.3: that framing is unrecoverable, so the answer is refused and its connection closed.
+        encodings = ",".join(self.headers.get_all("transfer-encoding") or ())
+        lengths = {value.strip() for line in self.headers.get_all("content-length") or () for value in line.split(",")}
+        if encodings:
+            if [coding.strip().lower() for coding in encodings.split(",")] != ["chunked"]:
+                raise http.client.HTTPException(f"unsupported Transfer-Encoding {encodings[:40]!r}")
+            if lengths:  # chunked wins, and the connection is not reused after
+                self.will_close = True
+        elif lengths and (len(lengths) > 1 or not all(value.isdigit() and value.isascii() for value in lengths)):
+            raise http.client.HTTPException("conflicting or malformed Content-Length")
+
     def _read_status(self) -> Tuple[str, int, str]:
         # http.client skips "100 Continue" only; every interim 1xx must be skipped, or
         # its empty body would be taken as the answer and the real one left for the next

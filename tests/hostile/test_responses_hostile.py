@@ -90,6 +90,59 @@ def test_malformed_chunk_size_discards_the_connection(raw: RawFactory, size_line
     assert [r.connection for r in server.requests] == [1, 2]
 
 
+def _framed(headers: bytes) -> bytes:
+    """An answer for "a" with these framing headers, then a smuggled answer for "b" in its body."""
+    body = b'{"id": "a", "status": "starting"}'
+    return b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + headers + b"\r\n" + body + SMUGGLED
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        b"Content-Length: 33\r\nContent-Length: %d\r\n" % (33 + len(SMUGGLED)),
+        b"Content-Length: 33, %d\r\n" % (33 + len(SMUGGLED)),
+        b"Content-Length: +33\r\n",
+        b"Content-Length: 3_3\r\n",
+        b"Transfer-Encoding: gzip\r\nContent-Length: 33\r\n",
+        b"Transfer-Encoding: chunked, gzip\r\n",
+    ],
+    ids=["two-lengths", "length-list", "plus-sign", "underscore", "gzip-with-length", "chunked-not-last"],
+)
+def test_contradictory_or_malformed_framing_is_refused_and_its_connection_dropped(
+    raw: RawFactory, headers: bytes
+) -> None:
+    # RFC 9112 6.3: such framing is unrecoverable. http.client alone takes the first length
+    # (int() reads "+33" and "3_3"), so the bytes after it would answer the next request.
+    def script(conn: Conn) -> None:
+        if conn.number == 1:
+            if conn.read_request() is not None:
+                conn.send(_framed(headers))
+                conn.wait_for_close()
+            return
+        serve_each(lambda r: response(200, prediction(r.path.rsplit("/", 1)[-1], output="REAL")))(conn)
+
+    server = raw(script)
+    client = _client(server, max_retries=0)
+    with pytest.raises(APIConnectionError, match="not valid HTTP"):
+        client.predictions.get("a")
+    assert client.predictions.get("b").output == "REAL"
+    assert [r.connection for r in server.requests] == [1, 2]
+
+
+def test_a_chunked_answer_that_also_has_a_length_is_read_chunked_and_its_connection_not_reused(
+    raw: RawFactory,
+) -> None:
+    body = b'{"id": "a", "status": "starting"}'
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+    answer = head + b"Content-Length: 5\r\n\r\n" + chunked
+    server = raw(serve_each(lambda r: answer if r.path.endswith("/a") else response(200, prediction("b"))))
+    client = _client(server, max_retries=0)
+    assert client.predictions.get("a").id == "a"
+    assert client.predictions.get("b").id == "b"
+    assert [r.connection for r in server.requests] == [1, 2]
+
+
 def test_malformed_chunk_size_on_an_idempotent_get_retries_on_a_new_connection(raw: RawFactory) -> None:
     def script(conn: Conn) -> None:
         if conn.number == 1:
