@@ -524,7 +524,7 @@ def _predictions(args: argparse.Namespace, out: TextIO) -> int:
                 data += [p.to_dict() for p in page][: None if args.limit is None else args.limit - len(data)]
                 if not page.next or (args.limit is None and not args.all) or len(data) == args.limit:
                     break
-                page = client.predictions.list(guard.follow(page.next))
+                page = client.predictions.list(guard.next_of(page))
             if _isatty(out) and not args.json:
                 _table(data, out)
                 return 0

@@ -98,32 +98,47 @@ def _protocol(list_page: Callable[..., R]) -> Tuple[Callable[[], R], Callable[[s
 
 
 class CursorGuard:
-    """Refuses a ``next`` cursor already followed: a server whose pages link A -> B -> A would
-    otherwise be followed for ever, memory growing. Keeps a hash per page followed (bytes,
-    not the URLs), which grows with the pages read, never past them.
+    """Stops a walk over pages that would never end: a server whose pages link A -> B -> A,
+    or that gives the same page again under a ``next`` that only looks new (another
+    ``#fragment``, which never reaches the server, or a query parameter that changes nothing),
+    would otherwise be followed for ever, memory growing. Keeps two hashes per page read
+    (bytes, not the URLs or the results), which grow with the pages read, never past them.
     """
 
-    __slots__ = ("_seen",)
+    __slots__ = ("_cursors", "_pages")
 
     def __init__(self) -> None:
-        self._seen: set[int] = set()
+        self._cursors: set[int] = set()
+        self._pages: set[int] = set()
 
-    def follow(self, cursor: str) -> str:
-        """``cursor``, if it was not followed before.
+    def next_of(self, page: Page[Any]) -> str:
+        """``page.next``, if it leads somewhere new.
 
         Raises:
-            ValidationError: the server sent a ``next`` cursor it sent before (a cycle).
+            ValidationError: the server sent a ``next`` it sent before (a cycle), or this page
+            holds the same results, by id, as a page read before (the same page again).
         """
-        key = hash(cursor)
-        if key in self._seen:
-            raise ValidationError(
-                f"the server's page cursor {excerpt(cursor)} points back to a page already read: "
-                "the pages form a cycle, so pagination stopped",
-                field="next",
-                value=cursor,
-            )
-        self._seen.add(key)
+        cursor = page.next
+        assert cursor is not None
+        ids = tuple(getattr(item, "id", None) for item in page.results)
+        if ids and None not in ids:  # (results without ids, or none: their cursors alone decide)
+            key = hash(ids)
+            if key in self._pages:
+                self._cycle(cursor, "holds the same results as a page already read")
+            self._pages.add(key)
+        key = hash(cursor.partition("#")[0])
+        if key in self._cursors:
+            self._cycle(cursor, "points back to a page already read")
+        self._cursors.add(key)
         return cursor
+
+    @staticmethod
+    def _cycle(cursor: str, why: str) -> None:
+        raise ValidationError(
+            f"the server's page cursor {excerpt(cursor)} {why}: the pages form a cycle, so pagination stopped",
+            field="next",
+            value=cursor,
+        )
 
 
 def paginate(list_page: Callable[..., Page[T]]) -> Iterator[Page[T]]:
@@ -138,7 +153,7 @@ def paginate(list_page: Callable[..., Page[T]]) -> Iterator[Page[T]]:
     page = first()
     yield page
     while page.next:
-        page = at(guard.follow(page.next))
+        page = at(guard.next_of(page))
         yield page
 
 
@@ -149,5 +164,5 @@ async def async_paginate(list_page: Callable[..., Awaitable[Page[T]]]) -> AsyncI
     page = await first()
     yield page
     while page.next:
-        page = await at(guard.follow(page.next))
+        page = await at(guard.next_of(page))
         yield page

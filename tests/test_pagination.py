@@ -248,3 +248,26 @@ def test_pages_that_link_back_stop_with_a_validation_error(client: replicate_min
     _cycle(fake)
     with pytest.raises(replicate_min.ValidationError, match="cycle"):
         asyncio.run(main())
+
+
+def _same_page_under_new_cursors(fake: Any, kind: str) -> None:
+    """One page, for ever, each time naming a next that only looks new."""
+    result = {"id": "p1", "status": "starting", "input": {}, "output": None, "urls": {}}
+    for n in range(12):
+        tail = f"#{n}" if kind == "fragment" else f"&junk={n}"
+        body = {"results": [result], "next": f"{fake.base_url}/v1/predictions?cursor=A{tail}"}
+        fake.fail_next("status", status=200, body=body, times=1, path="/v1/predictions")
+
+
+@pytest.mark.parametrize("kind", ["fragment", "query"])
+def test_the_same_page_under_cursors_that_only_look_new_stops_with_a_validation_error(
+    client: replicate_min.Client, fake: Any, kind: str
+) -> None:
+    from replicate_min.pagination import paginate
+
+    _same_page_under_new_cursors(fake, kind)
+    pages = 0
+    with pytest.raises(replicate_min.ValidationError, match="cycle") as info:
+        for _ in paginate(client.predictions.list):
+            pages += 1
+    assert info.value.field == "next" and pages == 2  # the second page was the first again
