@@ -22,6 +22,8 @@ __all__ = [
     "DEFAULT_READ_TIMEOUT",
     "DEFAULT_RETRY_BACKOFF",
     "DEFAULT_STREAM_IDLE_TIMEOUT",
+    "MAX_JSON_CONTAINERS",
+    "MAX_JSON_DEPTH",
 ]
 
 DEFAULT_BASE_URL = "https://api.replicate.com"
@@ -56,3 +58,9 @@ DEFAULT_BATCH_LOOKBACK = 300.0
 #: before it is looked for: a request still on its way to the API would be created after the
 #: search found nothing. A create outstanding longer is left twice as long as it was.
 DEFAULT_BATCH_SETTLE = 5.0
+#: The deepest JSON nesting taken from the server or sent as an input: past it, pickle and
+#: copy.deepcopy of the value (a process pool's results, an error's prediction) would fail.
+MAX_JSON_DEPTH = 100
+#: The most objects and arrays one response body may hold: each costs 60 to 200 bytes once
+#: decoded, so a body of "{}" would take 30 times its size (2.6 GB for 100 MiB).
+MAX_JSON_CONTAINERS = 1_000_000

@@ -240,6 +240,20 @@ def excerpt(value: Any, limit: int = 80) -> str:
 JSON_NAMES = {str: "a string", int: "an integer", dict: "an object", bool: "a boolean", list: "a list"}
 
 
+def nests_deeper(value: Any, limit: int) -> bool:
+    """True if ``value`` (decoded JSON) has dicts or lists nested more than ``limit`` deep."""
+    todo = [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        todo.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
 def json_object(what: str, data: Any) -> Dict[str, Any]:
     """``data`` if it is a JSON object; else the ``ValidationError`` saying ``what`` it should be."""
     if not isinstance(data, dict):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from types import GeneratorType
 from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Generator, List, Optional, Tuple, Union
 
+from ._defaults import MAX_JSON_DEPTH
 from ._exceptions import ValidationError, excerpt
 from ._requester import Cancel, Requester, async_twin, decode_json, default_requester, encode_json
 from ._urls import FILE_URL_PREFIXES, path_segment
@@ -37,8 +38,6 @@ __all__ = [
 DATA_URL_LIMIT = 256 * 1024
 #: The largest file read for an input or an upload (the API's own limit is 100 MiB).
 MAX_FILE_SIZE = 100 * 1024 * 1024
-#: How deeply an input may nest (lists in dicts in lists...).
-MAX_INPUT_DEPTH = 100
 STRATEGIES = (None, "base64", "url")
 
 
@@ -123,7 +122,7 @@ def encode_files(value: Any, requester: Requester, strategy: Optional[str], dead
     Uploads are bounded by ``deadline`` (a ``time.monotonic()`` value), the create's own.
 
     Raises:
-        TypeError: the input refers to itself, or nests deeper than ``MAX_INPUT_DEPTH``.
+        TypeError: the input refers to itself, or nests deeper than ``MAX_JSON_DEPTH``.
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"file_encoding_strategy must be 'base64', 'url' or None (automatic), got {strategy!r}")
@@ -152,8 +151,8 @@ def _encode(
     if isinstance(value, (dict, list, tuple)):
         if id(value) in path:
             raise TypeError("input must be JSON-serializable: it contains a circular reference")
-        if len(path) >= MAX_INPUT_DEPTH:
-            raise TypeError(f"input must be JSON-serializable: it nests deeper than {MAX_INPUT_DEPTH} levels")
+        if len(path) >= MAX_JSON_DEPTH:
+            raise TypeError(f"input must be JSON-serializable: it nests deeper than {MAX_JSON_DEPTH} levels")
         path.add(id(value))
         try:
             if isinstance(value, dict):

@@ -32,7 +32,7 @@ from typing import (
 
 from . import _log
 from ._create import CreateRequest, Target
-from ._defaults import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_RECONNECTS
+from ._defaults import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_RECONNECTS, MAX_JSON_DEPTH
 from ._exceptions import (
     JSON_NAMES,
     APITimeoutError,
@@ -43,6 +43,7 @@ from ._exceptions import (
     ValidationError,
     WaitTimeoutError,
     excerpt,
+    nests_deeper,
 )
 from ._pagination import Page, parse_page
 from ._requester import (
@@ -269,6 +270,11 @@ class Prediction(_Fields):
         for name in _REQUIRED:
             if name not in data:
                 raise ValidationError(f"prediction field {name!r} is missing", field=name)
+        for name in ("input", "output"):  # (a webhook's body, decoded by the caller, too)
+            if nests_deeper(data.get(name), MAX_JSON_DEPTH):
+                raise ValidationError(
+                    f"prediction field {name!r} nests deeper than {MAX_JSON_DEPTH} levels", field=name
+                )
         known: Dict[str, Any] = {}
         extra: Dict[str, Any] = {}
         for key, value in data.items():

@@ -28,8 +28,10 @@ from ._defaults import (
     DEFAULT_READ_TIMEOUT,
     DEFAULT_RETRY_BACKOFF,
     DEFAULT_STREAM_IDLE_TIMEOUT,
+    MAX_JSON_CONTAINERS,
+    MAX_JSON_DEPTH,
 )
-from ._exceptions import ReplicateError, ReplicateException, ValidationError, excerpt
+from ._exceptions import ReplicateError, ReplicateException, ValidationError, excerpt, nests_deeper
 from ._lazy import Deferred
 from ._urls import is_loopback, origin_of, shown_url, url_problem
 from ._version import __version__
@@ -644,19 +646,33 @@ def encode_json(value: Any, what: str) -> bytes:
         raise TypeError(f"{what} must be JSON-serializable: {reason}") from None
 
 
-def _loads(body: bytes) -> Tuple[bool, Any]:
+#: A body's deepest nesting: an input's or output's own ``MAX_JSON_DEPTH`` levels inside a
+#: page (the page, its results and the prediction around them).
+_BODY_DEPTH = MAX_JSON_DEPTH + 3
+
+
+def _loads(body: bytes) -> Tuple[bool, Any, str]:
+    """``(True, value, "")`` for a JSON body the client accepts, else ``(False, None, why)``:
+    not JSON, nested deeper than ``_BODY_DEPTH``, or more than ``MAX_JSON_CONTAINERS``
+    objects and arrays (counted on the bytes first, so neither is decoded)."""
     import json
 
+    containers = body.count(b"{") + body.count(b"[")  # brackets in strings too: an upper bound
+    if containers > MAX_JSON_CONTAINERS:
+        return False, None, f"it holds more than {MAX_JSON_CONTAINERS} objects and arrays"
     try:
-        return True, json.loads(body)
+        data = json.loads(body)
     except (ValueError, RecursionError):
-        return False, None
+        return False, None, "it is not valid JSON"
+    if containers > _BODY_DEPTH and nests_deeper(data, _BODY_DEPTH):
+        return False, None, f"it nests deeper than {_BODY_DEPTH} levels"
+    return True, data, ""
 
 
 def error_from_response(status: int, body: bytes) -> ReplicateError:
     """A ``ReplicateError`` from an error response: problem+json fields, else a short excerpt."""
     text = bytes(body[:4096]).decode("utf-8", "replace")
-    ok, data = _loads(body) if len(body) <= 1 << 20 else (False, None)
+    ok, data, _ = _loads(body) if len(body) <= 1 << 20 else (False, None, "")
     if ok and isinstance(data, dict):
         fields = {
             name: _clean(data[name]) if isinstance(data.get(name), str) else None
@@ -687,10 +703,10 @@ def decode_json(status: int, body: bytes, url: str) -> Any:
         raise error_from_response(status, body)
     if status == 204 or not body:
         return None
-    ok, data = _loads(body)
+    ok, data, why = _loads(body)
     if not ok:
         raise ValidationError(
-            f"the response from {url!r} (status {status}) is not valid JSON: {excerpt(bytes(body[:200]))}",
+            f"the response from {url!r} (status {status}) was refused: {why}: {excerpt(bytes(body[:200]))}",
             value=bytes(body[:200]),
         )
     return data

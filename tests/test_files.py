@@ -175,17 +175,25 @@ def test_download_fetches_with_the_token_only_at_home(client: Client, fake: Fake
     assert asyncio.run(client.async_download("data:,x")) == b"x"
 
 
-def test_an_output_nested_as_deep_as_json_allows_never_raises_recursion_error(
+def test_an_output_nested_as_deep_as_the_limit_allows_has_its_files_and_deeper_is_refused(
     client: Client, fake: FakeReplicate
 ) -> None:
-    deep: Any = "data:,bottom"
-    for _ in range(600):
-        deep = [deep]
-    fake.add_model("test/deep", lambda input: deep)
-    output = client.run("test/deep", {})
-    for _ in range(600):
+    from replicate_min import ValidationError
+
+    def nested(levels: int) -> Any:
+        deep: Any = "data:,bottom"
+        for _ in range(levels):
+            deep = [deep]
+        return deep
+
+    fake.add_model("test/deep", lambda input: nested(input["levels"]))
+    output = client.run("test/deep", {"levels": 100})  # the most an output may nest
+    for _ in range(100):
         output = output[0]
     assert isinstance(output, FileOutput) and output.read() == b"bottom"
+    for levels in (101, 600):
+        with pytest.raises(ValidationError, match="nests deeper than"):
+            client.run("test/deep", {"levels": levels})
 
 
 def test_an_upload_inside_run_is_bounded_by_runs_deadline(
@@ -216,13 +224,16 @@ def test_an_upload_inside_run_is_bounded_by_runs_deadline(
 def test_a_folder_as_an_input_file_is_a_value_error_and_leaks_no_descriptor(tmp_path: Path) -> None:
     import os
 
+    def open_on_the_folder() -> int:  # descriptors of this process that point at the folder
+        fds = "/proc/self/fd"
+        return sum(1 for fd in os.listdir(fds) if os.path.realpath(os.path.join(fds, fd)) == str(tmp_path.resolve()))
+
     client = Client(api_token="r8_test", base_url="http://127.0.0.1:9", max_retries=0)
-    before = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
-    for _ in range(20):
+    for _ in range(3):
         with pytest.raises(ValueError, match="not a regular file"):
             client.predictions.create(model="a/b", input={"f": tmp_path})
-    if before is not None:
-        assert len(os.listdir("/proc/self/fd")) == before
+    if os.path.isdir("/proc/self/fd"):
+        assert open_on_the_folder() == 0
 
 
 def test_a_closed_input_file_is_a_value_error_naming_it() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import sys
 import threading
@@ -537,3 +538,45 @@ def test_server_text_in_log_records_has_no_raw_line_breaks(
     assert messages, "the unknown status was not logged"
     for message in messages:
         assert "\n" not in message and "\r" not in message and "\x1b" not in message, message
+
+
+@pytest.mark.parametrize("depth", [101, 500])
+def test_json_nested_past_the_limit_is_refused_so_every_prediction_pickles(raw: RawFactory, depth: int) -> None:
+    import json
+    import pickle
+
+    from replicate_min import ModelError, Prediction
+
+    def body(levels: int) -> bytes:  # a failed prediction whose output nests `levels` deep
+        return b'{"id": "a", "status": "failed", "output": ' + b"[" * levels + b"]" * levels + b"}"
+
+    server = raw(serve_each(lambda r: response(200, body(depth))))
+    with pytest.raises(ValidationError, match=r"nests deeper than 10[03] levels"):
+        _client(server).predictions.get("a")
+    with pytest.raises(ValidationError, match="nests deeper than 100 levels"):  # a webhook's body, decoded
+        Prediction.from_json(json.loads(body(depth)))
+    deepest = Prediction.from_json(json.loads(body(100)))  # the most the limit lets through
+    assert pickle.loads(pickle.dumps(ModelError(deepest))).prediction.output == deepest.output
+    assert copy.deepcopy(deepest).output == deepest.output
+
+
+def test_a_page_of_predictions_with_outputs_nested_to_the_limit_is_read(raw: RawFactory) -> None:
+    deep = b"[" * 100 + b"]" * 100
+    item = b'{"id": "a", "status": "succeeded", "input": {}, "urls": {}, "output": ' + deep + b"}"
+    server = raw(serve_each(lambda r: response(200, b'{"results": [' + item + b'], "next": null}')))
+    assert [p.id for p in _client(server).predictions.list()] == ["a"]
+
+
+def test_a_body_of_a_million_empty_objects_is_refused_before_it_is_decoded(raw: RawFactory) -> None:
+    # 3 MB of "{}," would take ~100 MB decoded: refused by counting brackets on the bytes.
+    body = b'{"results": [' + b"{}," * 1_000_000 + b'{}], "next": null}'
+    server = raw(serve_each(lambda r: response(200, body)))
+    client = _client(server)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValidationError, match="more than 1000000 objects and arrays"):
+            client.predictions.list()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * len(body)
