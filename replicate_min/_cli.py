@@ -18,6 +18,7 @@ import re
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import (
     TYPE_CHECKING,
@@ -45,8 +46,10 @@ from ._exceptions import (
     ReplicateException,
     WaitTimeoutError,
 )
+from ._files import encode_files
 from ._prediction import Prediction, Progress, create_prediction, polling
 from ._run import output_of
+from ._urls import shown_url
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -245,8 +248,9 @@ def _config(need_token: bool = True) -> Client:
     try:
         client = Client(base_url=base_url, poll_interval=poll_interval)
     except (ValueError, TypeError):
+        shown = shown_url(base_url)
         raise CLIError(
-            f"REPLICATE_BASE_URL must be an https:// URL (plain http:// only to this machine), got {base_url!r}", 2
+            f"REPLICATE_BASE_URL must be an https:// URL (plain http:// only to this machine), got {shown}", 2
         ) from None
     if need_token and not os.environ.get("REPLICATE_API_TOKEN"):
         client.close()
@@ -417,9 +421,18 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO,
     try:
         try:
             request = CreateRequest(input=inputs, wait=hold, **target)
+            # The files first, so that a --timeout during their upload is told apart from one
+            # during the create; both are bounded by it, and the create's hold fits inside it.
+            request = replace(request, input=encode_files(inputs, client.requester, None, watchdog.deadline))
         except (ValueError, TypeError) as exc:
             raise CLIError(str(exc), 2) from None
-        try:  # the create, its files and its hold are bounded by --timeout too
+        except APITimeoutError:
+            if not watchdog.over():
+                raise
+            raise CLIError(
+                f"the input files were not uploaded within {args.timeout:g} s; no prediction was made"
+            ) from None
+        try:
             prediction = create_prediction(client.requester, request, watchdog.deadline)
         except (ValueError, TypeError) as exc:
             raise CLIError(str(exc), 2) from None

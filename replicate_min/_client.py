@@ -38,7 +38,6 @@ from ._defaults import (
     DEFAULT_RETRY_BACKOFF,
     DEFAULT_STREAM_IDLE_TIMEOUT,
 )
-from ._exceptions import excerpt
 from ._lazy import Deferred
 from ._prediction import Predictions, create_prediction
 from ._requester import (
@@ -291,7 +290,7 @@ class Client:
             ResponseTooLargeError: the body is larger than ``max_response_size``.
         """
         if not isinstance(url, str):
-            raise TypeError(f"url must be a string, got {excerpt(url)}")
+            raise TypeError(f"url must be a string, got {shown_url(url)}")
         if not url.startswith(("https://", "http://", "data:")):
             raise ValueError(f"url must be a data:, https: or http: URL, got {url[:40]!r}")
         from ._files import FileOutput, decode_data_url

@@ -109,11 +109,13 @@ def _owner_name(kind: str, ref: Any) -> str:
 
 
 def _webhook_url(name: str, url: Any) -> str:
-    """``url`` if the one URL rule (``_urls.url_problem``) passes it. Credentials are refused
-    too: the server shows a prediction's webhook back in every answer about it."""
+    """``url`` if the one URL rule (``_urls.url_problem``) passes it. The server calls it, not
+    this client, so ``user:password@`` (shown in no message) and an upper-case scheme are
+    the caller's to choose, as with the official client."""
     if not isinstance(url, str):  # a ValueError, as before CreateRequest
-        raise ValueError(f"{name} must be an http(s) URL, got {excerpt(url)}")
-    problem = url_problem(url)
+        raise ValueError(f"{name} must be an http(s) URL, got {shown_url(url)}")
+    scheme, colon, rest = url.partition(":")
+    problem = url_problem(scheme.lower() + colon + rest, credentials=True)
     if problem is not None:
         raise ValueError(f"{name} must be an http(s) URL with a host ({problem}), got {shown_url(url)}")
     return url

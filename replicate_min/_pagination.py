@@ -105,22 +105,30 @@ class CursorGuard:
     (bytes, not the URLs or the results), which grow with the pages read, never past them.
     """
 
-    __slots__ = ("_cursors", "_pages")
+    __slots__ = ("_cursors", "_empty", "_pages")
+
+    #: Empty pages in a row that end a walk: they have no ids to tell a repeat by.
+    MAX_EMPTY_PAGES = 100
 
     def __init__(self) -> None:
         self._cursors: set[int] = set()
         self._pages: set[int] = set()
+        self._empty = 0
 
     def next_of(self, page: Page[Any]) -> str:
         """``page.next``, if it leads somewhere new.
 
         Raises:
-            ValidationError: the server sent a ``next`` it sent before (a cycle), or this page
-            holds the same results, by id, as a page read before (the same page again).
+            ValidationError: the server sent a ``next`` it sent before (a cycle), this page
+            holds the same results, by id, as a page read before (the same page again), or
+            it is the ``MAX_EMPTY_PAGES``-th empty page in a row.
         """
         cursor = page.next
         assert cursor is not None
         ids = tuple(getattr(item, "id", None) for item in page.results)
+        self._empty = 0 if ids else self._empty + 1
+        if self._empty >= self.MAX_EMPTY_PAGES:
+            self._cycle(cursor, f"follows {self._empty} empty pages in a row")
         if ids and None not in ids:  # (results without ids, or none: their cursors alone decide)
             key = hash(ids)
             if key in self._pages:

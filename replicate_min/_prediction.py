@@ -58,7 +58,7 @@ from ._requester import (
 )
 from ._sse import ServerSentEvent
 from ._streaming import AsyncEventStream, EventStream
-from ._urls import path_segment
+from ._urls import path_segment, shown_url
 
 if TYPE_CHECKING:
     from builtins import ellipsis  # the type of ``...``, the official "no cursor" default
@@ -796,7 +796,7 @@ class Predictions:
         elif isinstance(cursor, str) and cursor.startswith(("https://", "http://")):
             target = check_caller_url("cursor", cursor)
         else:
-            raise TypeError(f"cursor must be a page's next URL, got {excerpt(cursor)}")
+            raise TypeError(f"cursor must be a page's next URL, got {shown_url(cursor)}")
         return parse_page(self._requester.request("GET", target), self._parse)
 
     def cancel(self, id: str) -> Prediction:

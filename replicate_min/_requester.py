@@ -202,7 +202,7 @@ def _describe(character: str) -> str:
 def normalize_base_url(value: Any, *, allow_http: bool) -> str:
     """Validates a base URL and strips a trailing ``/`` or ``/v1`` (paths carry ``/v1``)."""
     if not isinstance(value, str):
-        raise TypeError(f"base_url must be a string, got {excerpt(value)}")
+        raise TypeError(f"base_url must be a string, got {shown_url(value)}")
     from urllib.parse import urlsplit
 
     url = value.strip().rstrip("/")
@@ -607,10 +607,19 @@ class Requester:
 
 
 def _check_proxy(proxy: Any) -> None:
-    """A proxy URL, ``[http(s)://][user:password@]host:port``, by the one URL rule."""
+    """A proxy URL, ``[http(s)://][user:password@]host:port``: its host and port by the one
+    URL rule. The user info is split off at the last ``@``, as urllib does, so a password may
+    hold ``#``, ``?`` or ``[``; the scheme's case does not matter."""
     if not isinstance(proxy, str):
-        raise TypeError(f"proxy must be a URL string such as 'http://proxy:3128', got {excerpt(proxy)}")
-    problem = url_problem(proxy if "://" in proxy else "http://" + proxy, credentials=True)
+        raise TypeError(f"proxy must be a URL string such as 'http://proxy:3128', got {shown_url(proxy)}")
+    scheme, _, rest = proxy.partition("://") if "://" in proxy else ("http", "", proxy)
+    userinfo, _, authority = rest.rpartition("@")
+    if scheme.lower() not in ("http", "https"):
+        problem: Optional[str] = "it is not an http(s) URL"
+    elif userinfo and (not userinfo.isprintable() or any(character.isspace() for character in userinfo)):
+        problem = "its user name or password holds spaces or control characters"
+    else:
+        problem = url_problem(f"{scheme.lower()}://{authority}")
     if problem is not None:
         example = "'http://proxy:3128'"
         raise ValueError(f"proxy must be an http(s) URL such as {example} ({problem}), got {shown_url(proxy)}")
@@ -620,7 +629,7 @@ def check_caller_url(name: str, url: Any) -> str:
     """A caller's ``url`` if ``_urls.url_problem`` finds nothing wrong with it, else
     ``TypeError`` (not a string) or ``ValueError``."""
     if not isinstance(url, str):
-        raise TypeError(f"{name} must be an http(s) URL string, got {excerpt(url)}")
+        raise TypeError(f"{name} must be an http(s) URL string, got {shown_url(url)}")
     problem = url_problem(url)
     if problem is not None:
         raise ValueError(f"{name} must be an http(s) URL ({problem}), got {shown_url(url)}")

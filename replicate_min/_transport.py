@@ -201,10 +201,20 @@ class _PooledResponse(http.client.HTTPResponse):
         if encodings:
             if [coding.strip().lower() for coding in encodings.split(",")] != ["chunked"]:
                 raise http.client.HTTPException(f"unsupported Transfer-Encoding {encodings[:40]!r}")
+            if not self.chunked:  # " chunked" with spaces, which http.client compares as written
+                self.chunked, self.chunk_left, self.length = True, None, None
+                self.will_close = bool(getattr(self, "_check_close")())  # noqa: B009  # it took the body as close-delimited
             if lengths:  # chunked wins, and the connection is not reused after
                 self.will_close = True
-        elif lengths and (len(lengths) > 1 or not all(value.isdigit() and value.isascii() for value in lengths)):
-            raise http.client.HTTPException("conflicting or malformed Content-Length")
+        elif lengths:
+            if len(lengths) > 1 or not all(value.isdigit() and value.isascii() for value in lengths):
+                raise http.client.HTTPException("conflicting or malformed Content-Length")
+            if self.length is None and not self._has_no_body():  # "33, 33", which int() refuses
+                self.length = int(lengths.pop())
+
+    def _has_no_body(self) -> bool:
+        """True for an answer that has no body whatever its headers say (http.client's rule)."""
+        return self.status in (204, 304) or 100 <= self.status < 200 or getattr(self, "_method", None) == "HEAD"
 
     def _read_status(self) -> Tuple[str, int, str]:
         # http.client skips "100 Continue" only; every interim 1xx must be skipped, or

@@ -89,9 +89,12 @@ def url_problem(url: str, *, credentials: bool = False) -> Optional[str]:
     return None
 
 
-def shown_url(url: str) -> str:
-    """``url`` as an error message may show it: its ``repr`` cut to 80 characters, or, if it
-    may hold a ``user:password@``, only that it does."""
+def shown_url(url: object) -> str:
+    """``url`` as an error message may show it: its ``repr`` cut to 80 characters; only that
+    it may hold a ``user:password@``, if it does; only its type, if it is not a string
+    (bytes or a ``SplitResult`` may hold a password too)."""
+    if not isinstance(url, str):
+        return f"a {type(url).__name__} value"
     return "a URL with userinfo (not shown)" if "@" in url else repr(url[:80])
 
 

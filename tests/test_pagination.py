@@ -271,3 +271,19 @@ def test_the_same_page_under_cursors_that_only_look_new_stops_with_a_validation_
         for _ in paginate(client.predictions.list):
             pages += 1
     assert info.value.field == "next" and pages == 2  # the second page was the first again
+
+
+def test_empty_pages_under_cursors_that_only_look_new_stop_after_a_hundred(
+    client: replicate_min.Client, fake: Any
+) -> None:
+    from replicate_min._pagination import CursorGuard
+    from replicate_min.pagination import paginate
+
+    for n in range(CursorGuard.MAX_EMPTY_PAGES + 5):
+        body = {"results": [], "next": f"{fake.base_url}/v1/predictions?cursor=A&junk={n}"}
+        fake.fail_next("status", status=200, body=body, times=1, path="/v1/predictions")
+    pages = 0
+    with pytest.raises(replicate_min.ValidationError, match="100 empty pages in a row"):
+        for _ in paginate(client.predictions.list):
+            pages += 1
+    assert pages == CursorGuard.MAX_EMPTY_PAGES

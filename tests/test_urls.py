@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Callable, Dict
 
 import pytest
@@ -136,8 +137,8 @@ _CALLER_URLS: Dict[str, Callable[[Client, Any], Any]] = {
 @pytest.mark.parametrize("where", sorted(_CALLER_URLS))
 @pytest.mark.parametrize("url", [*_BAD_URLS, "https://user:s3cret@example.com/"], ids=repr)
 def test_a_callers_url_that_breaks_the_rule_is_a_value_or_type_error_and_nothing_is_sent(where: str, url: Any) -> None:
-    if where == "proxy" and isinstance(url, str) and "@" in url:
-        return  # a proxy's own credentials are allowed (the next test)
+    if where in ("proxy", "webhook", "webhook_completed") and isinstance(url, str) and "@" in url:
+        return  # credentials that go to the proxy alone, or to the webhook: allowed (below)
     with FakeReplicate(start_delay=0, step=0) as fake:
         client = Client(api_token=fake.token, base_url=fake.base_url, max_retries=0)
         with pytest.raises((ValueError, TypeError)) as info:
@@ -147,9 +148,21 @@ def test_a_callers_url_that_breaks_the_rule_is_a_value_or_type_error_and_nothing
         assert [r.path for r in fake.requests] == (["/v1/models/replicate-min/echo"] if "versions" in where else [])
 
 
-def test_a_proxy_may_carry_its_own_credentials_and_may_omit_the_scheme() -> None:
-    Client(api_token="r8_test", proxy="http://user:s3cret@proxy.example:3128")
+@pytest.mark.parametrize("where", sorted(_CALLER_URLS))
+@pytest.mark.parametrize("url", [b"https://user:s3cret@example.com/", ("https://user:s3cret@example.com/",)], ids=repr)
+def test_a_callers_url_that_is_not_a_string_is_refused_without_showing_it(where: str, url: Any) -> None:
+    with FakeReplicate(start_delay=0, step=0) as fake:
+        client = Client(api_token=fake.token, base_url=fake.base_url, max_retries=0)
+        with pytest.raises((ValueError, TypeError)) as info:
+            _CALLER_URLS[where](client, url)
+    assert "s3cret" not in str(info.value)
+
+
+@pytest.mark.parametrize("password", ["s3cret", "p#ss", "p?ss", "p[1]", "a://b"])
+def test_a_proxy_may_carry_its_own_credentials_and_may_omit_the_scheme(password: str) -> None:
+    Client(api_token="r8_test", proxy=f"http://user:{password}@proxy.example:3128")  # urllib splits at the last @
     Client(api_token="r8_test", proxy="proxy.example:3128")
+    Client(api_token="r8_test", proxy="HTTP://proxy.example:3128")
     with pytest.raises(ValueError, match="proxy") as info:
         Client(api_token="r8_test", proxy="socks5://user:s3cret@proxy.example:1080")
     assert "s3cret" not in str(info.value)
@@ -162,3 +175,13 @@ def test_an_id_with_a_lone_surrogate_is_a_value_error() -> None:
     for call in (client.predictions.get, client.predictions.cancel):
         with pytest.raises(ValueError, match="surrogate"):
             call("\ud800")
+
+
+@pytest.mark.parametrize("webhook", ["https://user:s3cret@example.com/hook", "HTTPS://example.com/hook"])
+def test_a_webhook_may_carry_credentials_or_an_upper_case_scheme_as_the_official_client_sends_them(
+    webhook: str,
+) -> None:
+    with FakeReplicate(start_delay=0, step=0) as fake:
+        client = Client(api_token=fake.token, base_url=fake.base_url)
+        client.predictions.create(model="replicate-min/echo", input={}, webhook=webhook)
+        assert json.loads(fake.requests[-1].body)["webhook"] == webhook

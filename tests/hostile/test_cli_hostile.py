@@ -143,3 +143,14 @@ def test_run_timeout_bounds_the_create_and_each_poll(raw: RawFactory, trickled: 
         assert "did not answer within 1 s; a prediction may have been made" in line
     else:
         assert "prediction p1 did not finish within 1 s" in line
+
+
+def test_run_timeout_during_an_input_upload_says_no_prediction_was_made(raw: RawFactory, tmp_path: Path) -> None:
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"x" * (400 * 1024))  # past the inline data: URL limit, so it is uploaded
+    server = raw(_trickled(response(201, {"urls": {"get": "https://example.com/f"}}), create=True))
+    result = _cli(server, "r8_token", "run", "a/b", "-i", f"f=@{big}", "--timeout", "1")
+    line = _assert_one_clean_line(result.stderr)
+    assert result.returncode == 1
+    assert "the input files were not uploaded within 1 s; no prediction was made" in line
+    assert [(r.method, r.path) for r in server.requests] == [("POST", "/v1/files")]

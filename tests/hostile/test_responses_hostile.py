@@ -580,3 +580,24 @@ def test_a_body_of_a_million_empty_objects_is_refused_before_it_is_decoded(raw: 
     finally:
         tracemalloc.stop()
     assert peak < 4 * len(body)
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [
+        b"Content-Length: 33, 33\r\n",
+        b"Content-Length: 33\r\nContent-Length: 33\r\n",
+        b"Transfer-Encoding:  Chunked \r\n",
+    ],
+    ids=["equal-list", "equal-lines", "chunked-with-spaces"],
+)
+def test_framing_the_rfc_allows_is_read_as_framed_and_the_connection_reused(raw: RawFactory, framing: bytes) -> None:
+    body = b'{"id": "a", "status": "starting"}'
+    if b"hunked" in framing:
+        body = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + framing + b"\r\n" + body
+    server = raw(serve_each(lambda r: answer if r.path.endswith("/a") else response(200, prediction("b"))))
+    client = _client(server, max_retries=0, timeout=30)
+    assert client.predictions.get("a").id == "a"  # (read to its framed end, not waiting for a close)
+    assert client.predictions.get("b").id == "b"
+    assert [r.connection for r in server.requests] == ([1, 2] if b"Content-Length: 33, 33" in framing else [1, 1])
