@@ -37,8 +37,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Deque, Dict, Iterable, List, Optional, Set, Tuple, Union
 
 from ._create import CreateRequest
-from ._defaults import DEFAULT_MAX_RETRY_AFTER
-from ._exceptions import APIConnectionError, BatchError, ReplicateError, ValidationError, excerpt
+from ._defaults import DEFAULT_MAX_RETRY_AFTER, MAX_JSON_DEPTH
+from ._exceptions import APIConnectionError, BatchError, ReplicateError, ValidationError, excerpt, nests_deeper
 from ._journal import Journal, Row, input_hash
 from ._prediction import Prediction, is_terminal
 from ._requester import Requester, decode_json, encode_json, error_from_response
@@ -651,6 +651,8 @@ class Batch:
                 digest = input_hash(input)
             except (TypeError, ValueError, RecursionError) as exc:
                 raise BatchError(f"row {index}: the input is not plain JSON ({exc})") from None
+            if nests_deeper(input, MAX_JSON_DEPTH):  # its prediction could not be read back
+                raise BatchError(f"row {index}: the input nests deeper than {MAX_JSON_DEPTH} levels")
             row = journal.row(index)
             if row is not None and row.input_hash and row.input_hash != digest:
                 raise BatchError(
@@ -978,16 +980,22 @@ def batch(requester: Requester, ref: Any, inputs: Iterable[Dict[str, Any]], **op
     )
     if template.hold is None:
         raise ValueError("a batch holds its creates: wait must be True or seconds from 1 to 60")
-    if isinstance(inputs, (str, bytes, dict)):
-        raise TypeError(f"inputs must be an iterable of input dicts (one per row), got {excerpt(inputs)}")
+    if not isinstance(options["cancel_on_exit"], bool):
+        raise TypeError(f"cancel_on_exit must be True or False, got {excerpt(options['cancel_on_exit'])}")
+    try:
+        if isinstance(inputs, (str, bytes, dict)):
+            raise TypeError
+        rows = iter(inputs)
+    except (TypeError, ValueError):  # not iterable, or a closed file
+        raise TypeError(f"inputs must be an iterable of input dicts (one per row), got {excerpt(inputs)}") from None
     return Batch(
         requester,
         template,
-        iter(inputs),
+        rows,
         journal=journal,
         concurrency=concurrency,
         shard=parse_shard(options["shard"]),
-        cancel_on_exit=bool(options["cancel_on_exit"]),
+        cancel_on_exit=options["cancel_on_exit"],
         lookback=float(lookback),
         settle=float(settle),
     )

@@ -292,7 +292,7 @@ class Client:
         if not isinstance(url, str):
             raise TypeError(f"url must be a string, got {shown_url(url)}")
         if not url.startswith(("https://", "http://", "data:")):
-            raise ValueError(f"url must be a data:, https: or http: URL, got {url[:40]!r}")
+            raise ValueError(f"url must be a data:, https: or http: URL, got {shown_url(url)}")
         from ._files import FileOutput, decode_data_url
 
         if url.startswith("data:"):

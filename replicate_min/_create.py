@@ -25,6 +25,7 @@ __all__ = [
     "Target",
     "fit_hold",
     "parse_ref",
+    "plain",
 ]
 
 #: A model or deployment reference, ``owner/name``.
@@ -130,7 +131,7 @@ def _prefer(wait: Union[bool, int, None]) -> Optional[str]:
     if not isinstance(wait, int):
         raise TypeError(f"wait must be True, False or a whole number of seconds, got {excerpt(wait)}")
     if not 1 <= wait <= MAX_HOLD:
-        raise ValueError(f"wait must be between 1 and {MAX_HOLD} seconds, got {wait}")
+        raise ValueError(f"wait must be between 1 and {MAX_HOLD} seconds, got {excerpt(wait)}")
     return f"wait={wait}"
 
 
@@ -149,11 +150,31 @@ def _cancel_after(value: Union[str, int, float, None]) -> Optional[str]:
         text = value
     else:
         if not -1e15 < value < 1e15 or value != int(value):
-            raise ValueError(f"cancel_after must be a whole number of seconds, got {value!r}")
+            raise ValueError(f"cancel_after must be a whole number of seconds, got {excerpt(value)}")
         seconds, text = value, f"{int(value)}s"
     if seconds < 5:
-        raise ValueError(f"cancel_after must be at least 5 seconds, got {value!r}")
+        raise ValueError(f"cancel_after must be at least 5 seconds, got {excerpt(value)}")
     return text
+
+
+def plain(value: Any) -> Any:
+    """``value`` as the built-in ``str``, ``int`` or ``float`` it holds, if it is a subclass of
+    one: a subclass's ``__str__``, ``__format__`` or ``__eq__`` could say one thing to the
+    checks and send another. Anything else is returned as it is."""
+    kind = type(value)
+    if kind is str or kind is int or kind is float or kind is bool:
+        return value
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int):
+        return int.__int__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
+    return value
+
+
+_SCALARS: Tuple[str, ...] = ("version", "model", "deployment", "webhook", "webhook_completed", "wait")
+_SCALARS += ("cancel_after", "file_encoding_strategy")
 
 
 @dataclass(frozen=True)
@@ -181,6 +202,8 @@ class CreateRequest:
 
     def __post_init__(self) -> None:
         fix = object.__setattr__  # frozen: the normalized values are set once, here
+        for name in _SCALARS:  # what is checked is what is sent: no subclass's __str__ or __format__
+            fix(self, name, plain(getattr(self, name)))
         if sum(target is not None for target in (self.version, self.model, self.deployment)) != 1:
             raise ValueError("Exactly one of 'model', 'version', or 'deployment' must be specified.")  # official words
         if self.version is not None:
@@ -202,10 +225,11 @@ class CreateRequest:
                 raise TypeError("webhook_events_filter must be a list of event names, not a string")
             try:
                 events = tuple(events)
-            except TypeError:
+            except (TypeError, ValueError):  # not iterable, or a closed file
                 raise TypeError(f"webhook_events_filter must be a list of event names, got {excerpt(events)}") from None
             if not all(isinstance(event, str) for event in events):
                 raise TypeError(f"webhook_events_filter must be a list of event names, got {excerpt(events)}")
+            events = tuple(plain(event) for event in events)
             unknown = [event for event in events if event not in WEBHOOK_EVENTS]
             if unknown:
                 raise ValueError(
@@ -216,9 +240,10 @@ class CreateRequest:
             raise TypeError(f"stream must be True or False, got {excerpt(self.stream)}")
         _prefer(self.wait)
         _cancel_after(self.cancel_after)
-        if self.file_encoding_strategy is not None and self.file_encoding_strategy not in _STRATEGIES:
-            strategy = self.file_encoding_strategy
-            raise ValueError(f"file_encoding_strategy must be 'base64', 'url' or None (automatic), got {strategy!r}")
+        strategy = self.file_encoding_strategy
+        if strategy is not None and not (isinstance(strategy, str) and strategy in _STRATEGIES):
+            shown = excerpt(strategy)
+            raise ValueError(f"file_encoding_strategy must be 'base64', 'url' or None (automatic), got {shown}")
 
     @classmethod
     def for_ref(

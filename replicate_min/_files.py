@@ -44,7 +44,7 @@ STRATEGIES = (None, "base64", "url")
 def _is_file(value: Any) -> bool:
     if isinstance(value, (bytes, bytearray, memoryview, os.PathLike)):
         return True
-    return callable(getattr(value, "read", None))
+    return not isinstance(value, type) and callable(getattr(value, "read", None))  # (a class's read is unbound)
 
 
 def _read(value: Any) -> Tuple[bytes, str]:
@@ -56,8 +56,9 @@ def _read(value: Any) -> Tuple[bytes, str]:
         try:
             # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
             descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        except OSError as exc:
-            raise ValueError(f"input file {str(path)[:200]!r} cannot be read: {exc.strerror or exc}") from None
+        except (OSError, ValueError) as exc:  # (ValueError: a NUL, or a lone surrogate, in the path)
+            reason = getattr(exc, "strerror", None) or "it is not a valid path"
+            raise ValueError(f"input file {str(path)[:200]!r} cannot be read: {reason}") from None
         try:  # checked before open(), which refuses a folder with its own error
             info = os.fstat(descriptor)
             if not stat.S_ISREG(info.st_mode):
@@ -119,23 +120,55 @@ def decode_data_url(url: str) -> bytes:
 def encode_files(value: Any, requester: Requester, strategy: Optional[str], deadline: Optional[float] = None) -> Any:
     """``value`` with every file input replaced by a data URL or an uploaded file's URL.
 
-    Uploads are bounded by ``deadline`` (a ``time.monotonic()`` value), the create's own.
+    The whole input is checked (and its files read) before anything is uploaded. Uploads
+    are bounded by ``deadline`` (a ``time.monotonic()`` value), the create's own.
 
     Raises:
-        TypeError: the input refers to itself, or nests deeper than ``MAX_JSON_DEPTH``.
+        TypeError: the input holds what JSON cannot (NaN, an object, a tuple key), refers to
+            itself, or nests deeper than ``MAX_JSON_DEPTH``.
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"file_encoding_strategy must be 'base64', 'url' or None (automatic), got {strategy!r}")
-    return _encode(value, requester, strategy, set(), deadline)
+    files: List[_File] = []
+    encoded = _encode(value, set(), files)
+    if not files:
+        return encoded
+    for file in files:
+        if strategy == "base64" or (strategy is None and len(file.data) <= DATA_URL_LIMIT):
+            file.url = to_data_url(file.data, file.content_type)
+        else:
+            file.url = Files(requester)._upload(file.data, file.name, file.content_type, {}, deadline).urls["get"]
+    return _with_urls(encoded)
+
+
+class _File:
+    """A file input read, waiting for its URL until the whole input has been checked."""
+
+    __slots__ = ("content_type", "data", "name", "url")
+
+    def __init__(self, data: bytes, name: str) -> None:
+        self.data, self.name, self.content_type = data, name, _content_type(name)
+        self.url = ""
+
+
+def _with_urls(value: Any) -> Any:
+    if isinstance(value, _File):
+        return value.url
+    if isinstance(value, dict):
+        return {key: _with_urls(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_with_urls(item) for item in value]
+    return value
 
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})
+_INF = float("inf")
 
 
-def _encode(
-    value: Any, requester: Requester, strategy: Optional[str], path: set[int], deadline: Optional[float]
-) -> Any:
+def _encode(value: Any, path: set[int], files: List[_File]) -> Any:
     if type(value) in _PLAIN:
+        if type(value) is float and not -_INF < value < _INF:
+            raise TypeError(f"input must be JSON-serializable: it holds {value!r}, which JSON has no word for")
         return value  # the common leaf, decided without attribute lookups
     if isinstance(value, (set, frozenset, GeneratorType)):
         value = list(value)  # as the official client sends them: JSON arrays
@@ -156,17 +189,22 @@ def _encode(
         path.add(id(value))
         try:
             if isinstance(value, dict):
-                return {key: _encode(item, requester, strategy, path, deadline) for key, item in value.items()}
-            return [_encode(item, requester, strategy, path, deadline) for item in value]
+                for key in value:
+                    if not isinstance(key, (str, int, float)) and key is not None:  # (bool is an int)
+                        raise TypeError(f"input must be JSON-serializable: it has a key {excerpt(key)}")
+                return {key: _encode(item, path, files) for key, item in value.items()}
+            return [_encode(item, path, files) for item in value]
         finally:
             path.discard(id(value))
-    if isinstance(value, str) or not _is_file(value):
+    if isinstance(value, (str, int, float)):  # subclasses too (an IntEnum): JSON holds their values
+        if isinstance(value, float) and not -_INF < value < _INF:
+            raise TypeError(f"input must be JSON-serializable: it holds {excerpt(value)}, which JSON has no word for")
         return value
-    data, name = _read(value)
-    content_type = _content_type(name)
-    if strategy == "base64" or (strategy is None and len(data) <= DATA_URL_LIMIT):
-        return to_data_url(data, content_type)
-    return Files(requester)._upload(data, name, content_type, {}, deadline).urls["get"]
+    if not _is_file(value):
+        raise TypeError(f"input must be JSON-serializable (or a file): it holds {excerpt(value)}")
+    file = _File(*_read(value))
+    files.append(file)
+    return file
 
 
 def _form_filename(filename: str) -> str:
@@ -292,10 +330,18 @@ class Files:
             file = Path(file)
         if not _is_file(file):
             raise TypeError(f"file must be a path, a binary file or bytes, got {excerpt(file)}")
+        if filename is not None and not isinstance(filename, str):
+            raise TypeError(f"filename must be a string, got {excerpt(filename)}")
+        if content_type is not None and not isinstance(content_type, str):
+            raise TypeError(f"content_type must be a string such as 'image/png', got {excerpt(content_type)}")
+        if metadata is not None and not isinstance(metadata, dict):
+            raise TypeError(f"metadata must be a dict, got {excerpt(metadata)}")
         data, name = _read(file)
         name = filename or name
-        if not isinstance(name, str):
-            raise TypeError(f"filename must be a string, got {excerpt(name)}")
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"filename {name[:80]!r} holds a lone surrogate (no UTF-8 for it)") from None
         return self._upload(data, name, content_type or _content_type(name), metadata or {}, None)
 
     def _upload(

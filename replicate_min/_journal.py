@@ -97,8 +97,9 @@ class Journal:
         self._lock = threading.Lock()
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=1)
-        except sqlite3.Error as exc:
-            raise BatchError(f"cannot open the journal {path}: {exc}") from None
+        except (sqlite3.Error, ValueError) as exc:  # (ValueError: a NUL, or a lone surrogate, in the path)
+            reason = exc if isinstance(exc, sqlite3.Error) else "it is not a valid path"
+            raise BatchError(f"cannot open the journal {path[:200]!r}: {reason}") from None
         try:
             # One process per journal: the first write takes a lock held until close, so a second
             # batch on the same journal is refused instead of creating every row again.

@@ -86,6 +86,8 @@ def _protocol(list_page: Callable[..., R]) -> Tuple[Callable[[], R], Callable[[s
     then ``list_page(next_url)``. One whose cursor is keyword-only is called ``list_page()``
     (``list_page(cursor=...)`` if the cursor has no default), then ``list_page(cursor=next_url)``.
     """
+    if not callable(list_page):
+        raise TypeError(f"paginate() takes a list method such as client.predictions.list, got {excerpt(list_page)}")
     try:
         parameters = inspect.signature(list_page).parameters.values()
     except (TypeError, ValueError):  # no signature to read (some builtins): the official protocol
@@ -158,10 +160,10 @@ def paginate(list_page: Callable[..., Page[T]]) -> Iterator[Page[T]]:
     """
     first, at = _protocol(list_page)
     guard = CursorGuard()
-    page = first()
+    page = _page(first())
     yield page
     while page.next:
-        page = at(guard.next_of(page))
+        page = _page(at(guard.next_of(page)))
         yield page
 
 
@@ -169,8 +171,14 @@ async def async_paginate(list_page: Callable[..., Awaitable[Page[T]]]) -> AsyncI
     """The async twin of ``paginate``: ``async for page in async_paginate(client.predictions.async_list)``."""
     first, at = _protocol(list_page)
     guard = CursorGuard()
-    page = await first()
+    page = _page(await first())
     yield page
     while page.next:
-        page = await at(guard.next_of(page))
+        page = _page(await at(guard.next_of(page)))
         yield page
+
+
+def _page(value: Any) -> Page[Any]:
+    if not isinstance(value, Page):
+        raise TypeError(f"paginate()'s list_page must return a Page, got {excerpt(value)}")
+    return value

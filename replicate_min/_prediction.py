@@ -490,7 +490,7 @@ class Prediction(_Fields):
         if isinstance(max_reconnects, bool) or not isinstance(max_reconnects, int) or max_reconnects < 0:
             raise ValueError(f"max_reconnects must be a whole number, 0 or more, got {excerpt(max_reconnects)}")
         if not isinstance(idle_timeout, UseClientDefault):
-            check_seconds("idle_timeout", idle_timeout, allow_none=True)
+            check_seconds("idle_timeout", idle_timeout, allow_none=True, positive=True)
 
         def finished() -> bool:
             self.reload()

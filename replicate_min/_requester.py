@@ -130,8 +130,14 @@ class UseClientDefault:
 USE_CLIENT_DEFAULT = UseClientDefault()
 
 
-def check_seconds(name: str, value: Any, *, allow_none: bool = False) -> Optional[float]:
-    """``value`` as seconds: a finite number, zero or more (``None`` too, where allowed)."""
+#: The longest any number of seconds may be (about 31 years): past it ``time.sleep``, socket
+#: timeouts and lock waits overflow.
+MAX_SECONDS = 1e9
+
+
+def check_seconds(name: str, value: Any, *, allow_none: bool = False, positive: bool = False) -> Optional[float]:
+    """``value`` as seconds: a finite number, zero or more (above zero if ``positive``: a socket
+    timeout of 0 would make it non-blocking), at most ``MAX_SECONDS``; ``None`` too, where allowed."""
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -141,8 +147,11 @@ def check_seconds(name: str, value: Any, *, allow_none: bool = False) -> Optiona
         seconds = float(value)
     except OverflowError:  # an int past float's range
         seconds = float("inf")
-    if not 0 <= seconds < float("inf"):
-        raise ValueError(f"{name} must be a finite number of seconds, zero or more, got {excerpt(value)}")
+    if not (0 < seconds if positive else 0 <= seconds) or not seconds <= MAX_SECONDS:
+        least = "above 0" if positive else "0 or more"
+        raise ValueError(
+            f"{name} must be a number of seconds, {least} and at most {MAX_SECONDS:g}, got {excerpt(value)}"
+        )
     return seconds
 
 
@@ -150,7 +159,7 @@ def _check_count(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be a whole number, got {excerpt(value)}")
     if value < minimum:
-        raise ValueError(f"{name} must be {minimum} or more, got {value}")
+        raise ValueError(f"{name} must be {minimum} or more, got {excerpt(value)}")
     return int(value)
 
 
@@ -219,7 +228,7 @@ def normalize_base_url(value: Any, *, allow_http: bool) -> str:
     if parts is not None and (parts.query or parts.fragment):
         problem = "it has a query or fragment"
     if problem is not None:
-        shown = repr(url[:80]) if "@" not in url else "a URL with userinfo (not shown)"
+        shown = shown_url(url)
         raise ValueError(f"base_url must be an http(s) URL such as {DEFAULT_BASE_URL!r} ({problem}), got {shown}")
     assert parts is not None
     if parts.scheme == "http" and not allow_http and not is_loopback(parts.hostname or ""):
@@ -256,13 +265,15 @@ class Settings:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        set_(self, "base_url", normalize_base_url(self.base_url, allow_http=bool(self.allow_http)))
+        if not isinstance(self.allow_http, bool):  # plain http sends the token unencrypted: no truthiness
+            raise TypeError(f"allow_http must be True or False, got {excerpt(self.allow_http)}")
+        set_(self, "base_url", normalize_base_url(self.base_url, allow_http=self.allow_http))
         if self.api_token is not None:
             if not isinstance(self.api_token, str):
                 raise TypeError("api_token must be a string")
             set_(self, "api_token", check_token(self.api_token) or None)
         for name in ("read_timeout", "connect_timeout", "stream_idle_timeout"):
-            set_(self, name, check_seconds(name, getattr(self, name), allow_none=True))
+            set_(self, name, check_seconds(name, getattr(self, name), allow_none=True, positive=True))
         set_(self, "poll_interval", check_seconds("poll_interval", self.poll_interval))
         set_(self, "retry_backoff", check_seconds("retry_backoff", self.retry_backoff))
         _check_count("max_retries", self.max_retries, 0)

@@ -208,7 +208,8 @@ class EventStream:
         return self._closed.is_set()
 
     def __del__(self) -> None:
-        self.close()
+        if "_closed" in self.__dict__:  # not when __init__ refused an argument before making it
+            self.close()
 
     def __enter__(self) -> EventStream:
         return self

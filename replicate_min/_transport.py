@@ -658,7 +658,9 @@ class _Watchdog:
         while True:
             with self._changed:
                 while not self._due or self._due[0][0] > time.monotonic():
-                    self._changed.wait(self._due[0][0] - time.monotonic() if self._due else None)
+                    # At most an hour at a time: a wait past threading.TIMEOUT_MAX would raise
+                    # and end this thread, and with it every deadline in the process.
+                    self._changed.wait(min(self._due[0][0] - time.monotonic(), 3600.0) if self._due else None)
                 lease = heapq.heappop(self._due)[2]
             lease.abort()  # nothing, if the call finished in time
 

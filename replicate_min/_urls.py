@@ -120,6 +120,8 @@ def path_segment(text: str) -> str:
         ValueError: ``text`` is ``.`` or ``..``, which a normalising proxy would resolve
         to another endpoint, escaped or not, or holds a lone surrogate (no UTF-8 for it).
     """
+    if type(text) is not str:  # a subclass's __str__ or __format__ could name another path
+        text = str.__str__(text)
     if text.isalnum() and text.isascii():  # prediction ids: nothing to escape
         return text
     if text.strip(".") == "" and len(text) <= 2:

@@ -108,8 +108,28 @@ def _digest(key: bytes, id: str, timestamp: str, data: bytes) -> str:
 def sign(
     *, id: str, timestamp: Union[int, str], body: Union[bytes, str], secret: Union[str, WebhookSigningSecret]
 ) -> str:
-    """The ``webhook-signature`` value (``v1,<base64>``) for a message: for tests of your handler."""
-    return _digest(_key(secret), id, str(timestamp), _utf8(body) if isinstance(body, str) else bytes(body))
+    """The ``webhook-signature`` value (``v1,<base64>``) for a message: for tests of your handler.
+
+    Raises:
+        TypeError: ``id`` is not a string, ``timestamp`` not an int or a string, ``body`` not
+            bytes or a string.
+        ValueError: one of them holds a lone surrogate (no UTF-8 for it).
+    """
+    if not isinstance(id, str):
+        raise TypeError(f"id must be a string, got {excerpt(id)}")
+    if isinstance(timestamp, bool) or not isinstance(timestamp, (int, str)):
+        raise TypeError(f"timestamp must be an int or a string, got {excerpt(timestamp)}")
+    if not isinstance(body, (bytes, bytearray, memoryview, str)):
+        raise TypeError(f"body must be bytes or a string, got {excerpt(body)}")
+    try:
+        return _digest(
+            _key(secret),
+            id,
+            str(int.__int__(timestamp) if isinstance(timestamp, int) else timestamp),
+            _utf8(body) if isinstance(body, str) else bytes(body),
+        )
+    except UnicodeEncodeError:
+        raise ValueError("id, timestamp and body must be text with a UTF-8 form (no lone surrogates)") from None
 
 
 def _check_tolerance(tolerance: object) -> Optional[float]:
@@ -150,11 +170,13 @@ def _webhook_headers(headers: Any) -> Dict[str, str]:
     """The three webhook headers from a mapping (any case) or from ``(name, value)`` pairs."""
     if not headers:
         raise MissingWebhookHeaderError("Missing webhook headers", detail="the webhook request has no headers")
+    if isinstance(headers, type):  # the class, not a mapping: its items() is unbound
+        raise _not_headers(headers)
     items = getattr(headers, "items", None)
-    source: Any = items() if callable(items) else headers
     try:
+        source: Any = items() if callable(items) else headers
         pairs = iter(source)
-    except TypeError:
+    except (TypeError, ValueError):  # not iterable, or a closed stream
         raise _not_headers(headers) from None
     found: Dict[str, str] = {}
     for pair in pairs:

@@ -590,3 +590,29 @@ def test_the_module_level_batch_has_the_clients_signature_without_self() -> None
 
     method = list(inspect.signature(Client.batch).parameters.values())[1:]
     assert list(inspect.signature(replicate_min.batch).parameters.values()) == method
+
+
+@pytest.mark.parametrize(
+    ("keywords", "name"),
+    [({"inputs": 5}, "inputs"), ({"cancel_on_exit": "yes"}, "cancel_on_exit")],
+)
+def test_batch_names_a_bad_argument(keywords: Dict[str, Any], name: str) -> None:
+    arguments: Dict[str, Any] = {"inputs": rows(1), **keywords}
+    with pytest.raises(TypeError, match=name):
+        Client(api_token="r8_test").batch("replicate-min/echo", **arguments)
+
+
+def test_a_row_nested_past_the_limit_is_refused_before_its_create(fake: FakeReplicate) -> None:
+    deep: Any = "x"
+    for _ in range(150):
+        deep = [deep]
+    client = Client(api_token=fake.token, base_url=fake.base_url)
+    with pytest.raises(BatchError, match="nests deeper than 100 levels"):
+        list(client.batch("replicate-min/echo", [{"v": deep}]))
+    assert not [r for r in fake.requests if r.method == "POST"]
+
+
+@pytest.mark.parametrize("journal", ["a\x00b", "\ud800"], ids=["nul", "surrogate"])
+def test_a_journal_path_that_is_not_a_path_is_a_batch_error_naming_it(journal: str) -> None:
+    with pytest.raises(BatchError, match="cannot open the journal"):
+        Client(api_token="r8_test").batch("replicate-min/echo", rows(1), journal=journal)

@@ -337,3 +337,52 @@ def test_run_checks_wait_before_fitting_it_into_the_timeout(client: Client, fake
 def test_an_events_filter_of_non_names_is_a_type_error_naming_it(events: Any) -> None:
     with pytest.raises(TypeError, match="webhook_events_filter"):
         CreateRequest(model="a/b", webhook_events_filter=events)
+
+
+class _Lying(str):
+    def __str__(self) -> str:
+        return "replicate-min/fail"
+
+    def __format__(self, spec: str) -> str:
+        return "replicate-min/fail"
+
+
+class _LyingInt(int):
+    def __str__(self) -> str:
+        return "60, x"
+
+    def __format__(self, spec: str) -> str:
+        return "60, x"
+
+
+def test_what_is_checked_is_what_is_sent_whatever_a_subclass_says(client: Client, fake: FakeReplicate) -> None:
+    client.predictions.create(model=_Lying("replicate-min/echo"), input={"prompt": "x"}, wait=_LyingInt(5))
+    create = [r for r in fake.requests if r.method == "POST"][-1]
+    assert (create.path, create.headers.get("prefer")) == ("/v1/models/replicate-min/echo/predictions", "wait=5")
+    created = client.predictions.list().results[0]
+    client.predictions.get(_Lying(created.id))
+    assert fake.requests[-1].path == f"/v1/predictions/{created.id}"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("wait", 10**5000),
+        ("cancel_after", 10**5000),
+        ("file_encoding_strategy", 10**5000),
+        ("file_encoding_strategy", [1]),
+    ],
+    ids=["wait-huge", "cancel_after-huge", "strategy-huge", "strategy-list"],
+)
+def test_a_bad_option_is_named_whatever_its_value(name: str, value: Any) -> None:
+    with pytest.raises((TypeError, ValueError), match=name):
+        CreateRequest(model="a/b", **{name: value})
+
+
+def test_an_events_filter_that_is_a_closed_file_is_a_type_error_naming_it() -> None:
+    import io
+
+    handle = io.StringIO("start")
+    handle.close()
+    with pytest.raises(TypeError, match="webhook_events_filter"):
+        CreateRequest(model="a/b", webhook_events_filter=handle)

@@ -251,3 +251,36 @@ def test_downloading_a_malformed_data_url_is_the_callers_value_error(url: str) -
     with pytest.raises(ValueError, match="not a valid data URL") as info:
         Client(api_token="r8_test").download(url)
     assert not isinstance(info.value, ValidationError)
+
+
+@pytest.mark.parametrize("path", ["a\x00b", "\ud800"], ids=["nul", "surrogate"])
+def test_an_input_path_that_is_not_a_path_is_a_value_error_naming_it(path: str) -> None:
+    client = Client(api_token="r8_test", base_url="http://127.0.0.1:9", max_retries=0)
+    with pytest.raises(ValueError, match=r"input file .* cannot be read"):
+        client.predictions.create(model="a/b", input={"f": Path(path)})
+    with pytest.raises(ValueError, match=r"input file .* cannot be read"):
+        client.files.create(path)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [float("nan"), float("inf"), object(), io.BytesIO, {(1, 2): "tuple key"}],
+    ids=["nan", "inf", "object", "a-class-with-read", "tuple-key"],
+)
+def test_an_input_json_cannot_hold_is_a_type_error_naming_input_before_any_upload(
+    client: Client, fake: FakeReplicate, value: Any
+) -> None:
+    big = b"x" * (DATA_URL_LIMIT + 1)  # would be uploaded first, if the input were not checked
+    with pytest.raises(TypeError, match="input must be JSON-serializable"):
+        client.predictions.create(model="replicate-min/echo", input={"file": big, "bad": value})
+    assert not fake.requests
+
+
+def test_files_create_checks_its_keywords_before_sending(client: Client, fake: FakeReplicate) -> None:
+    with pytest.raises(TypeError, match="metadata"):
+        client.files.create(b"x", metadata=5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="content_type"):
+        client.files.create(b"x", content_type=5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="filename"):
+        client.files.create(b"x", filename="\ud800")
+    assert not fake.requests

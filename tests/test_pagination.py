@@ -287,3 +287,12 @@ def test_empty_pages_under_cursors_that_only_look_new_stop_after_a_hundred(
         for _ in paginate(client.predictions.list):
             pages += 1
     assert pages == CursorGuard.MAX_EMPTY_PAGES
+
+
+def test_paginate_names_a_list_page_that_is_not_one() -> None:
+    from replicate_min.pagination import paginate
+
+    with pytest.raises(TypeError, match="paginate"):
+        next(paginate(5))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="must return a Page"):
+        next(paginate(lambda *args: {"results": []}))  # type: ignore[arg-type, return-value]

@@ -93,3 +93,28 @@ def test_headers_that_are_not_a_mapping_are_a_type_error_naming_them(headers: An
 def test_a_proxys_password_is_not_in_the_settings_repr() -> None:
     client = Client(api_token="r8_test", proxy="http://user:s3cret@proxy.example:3128")
     assert "s3cret" not in repr(client.requester.settings) and "s3cret" not in repr(client)
+
+
+@pytest.mark.parametrize("name", ["read_timeout", "connect_timeout", "stream_idle_timeout"])
+def test_a_socket_timeout_of_zero_is_refused_as_it_would_make_the_socket_non_blocking(name: str) -> None:
+    with pytest.raises(ValueError, match=f"{name} must be a number of seconds, above 0"):
+        Client(api_token="r8_test", **{name: 0})
+
+
+@pytest.mark.parametrize("name", ["read_timeout", "poll_interval", "retry_backoff", "stream_idle_timeout"])
+def test_seconds_past_a_billion_are_refused_before_a_sleep_or_socket_overflows(name: str) -> None:
+    with pytest.raises(ValueError, match=f"{name} .* at most 1e"):
+        Client(api_token="r8_test", **{name: 1e300})
+    assert Client(api_token="r8_test", poll_interval=0).requester.settings.poll_interval == 0.0
+
+
+def test_run_with_a_timeout_past_a_billion_seconds_is_a_value_error(client: Client, fake: FakeReplicate) -> None:
+    with pytest.raises(ValueError, match="timeout"):
+        client.run("replicate-min/echo", {"prompt": "x"}, timeout=1e10)
+    assert not fake.requests
+
+
+@pytest.mark.parametrize("value", ["no", 1, None])
+def test_allow_http_is_a_bool_not_a_truthy_value(value: Any) -> None:
+    with pytest.raises(TypeError, match="allow_http"):
+        Client(api_token="r8_test", base_url="http://example.com", allow_http=value)

@@ -532,3 +532,19 @@ def test_the_async_stream_is_its_own_async_iterator(client: Client) -> None:
         return same and events[-1].event == "done"
 
     assert asyncio.run(main())
+
+
+def test_a_stream_refused_for_its_arguments_leaves_nothing_on_stderr(client: Client, fake: FakeReplicate) -> None:
+    import gc
+
+    seen: List[Any] = []
+    previous = sys.unraisablehook
+    sys.unraisablehook = seen.append
+    try:
+        prediction = client.predictions.create(model="replicate-min/echo", input={"prompt": "x"}, stream=True)
+        with pytest.raises(ValueError, match="max_event_size"):
+            prediction.stream(max_event_size=0)
+        gc.collect()
+    finally:
+        sys.unraisablehook = previous
+    assert seen == []

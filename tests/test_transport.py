@@ -526,3 +526,31 @@ def test_a_slot_collected_unreleased_gives_its_place_back() -> None:
     slot, conn = pool.acquire(key, 0)  # would time out (nothing sent) had the place been kept
     slot.release()
     assert pool._in_use == {} and not pool._orphans
+
+
+def test_the_deadline_watchdog_outlives_a_deadline_past_any_lock_wait() -> None:
+    # A deadline 1e10 s away made Condition.wait overflow, which ended the one watchdog thread,
+    # and with it every later deadline in the process.
+    import replicate_min._transport as transport
+
+    class Lease:
+        def __init__(self) -> None:
+            self.aborted = threading.Event()
+            self.alive = True
+
+        def abort(self) -> None:
+            self.aborted.set()
+
+    before = set(threading.enumerate())
+    watchdog = transport._Watchdog()
+    (thread,) = set(threading.enumerate()) - before
+    far, near = Lease(), Lease()
+    watchdog.arm(time.monotonic() + 1e10, far)  # type: ignore[arg-type]
+    end = time.monotonic() + 60  # a safety net, not a bound
+    while thread.is_alive() and not watchdog._changed._waiters:  # type: ignore[attr-defined]  # it took up the far one
+        assert time.monotonic() < end
+        time.sleep(0.001)
+    assert thread.is_alive()
+    watchdog.arm(time.monotonic(), near)  # type: ignore[arg-type]
+    assert near.aborted.wait(60)  # due at once
+    assert not far.aborted.is_set()

@@ -312,3 +312,30 @@ def test_the_messages_are_the_official_clients(headers: Any, body: Any, secret: 
     assert str(info.value) == message
     assert info.value.detail
     assert secret[len("whsec_") :] not in str(info.value) + info.value.detail  # never the secret
+
+
+@pytest.mark.parametrize(
+    ("keywords", "error"),
+    [
+        ({"id": None}, TypeError),
+        ({"timestamp": object()}, TypeError),
+        ({"timestamp": True}, TypeError),
+        ({"body": 5}, TypeError),
+        ({"body": None}, TypeError),
+        ({"id": "\ud800"}, ValueError),
+        ({"body": "\ud800"}, ValueError),
+    ],
+)
+def test_sign_checks_what_it_signs(keywords: dict, error: type) -> None:
+    from replicate_min.webhooks import sign
+
+    arguments = {"id": "msg", "timestamp": 1, "body": "{}", "secret": "whsec_" + "QUFBQQ==", **keywords}
+    with pytest.raises(error, match=r"id|timestamp|body"):
+        sign(**arguments)
+
+
+def test_validate_given_the_dict_class_as_headers_is_a_type_error_naming_headers() -> None:
+    from replicate_min.webhooks import validate
+
+    with pytest.raises(TypeError, match="headers"):
+        validate(headers=dict, body="{}", secret="whsec_" + "QUFBQQ==")
