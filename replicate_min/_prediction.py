@@ -31,7 +31,7 @@ from typing import (
 )
 
 from . import _log
-from ._create import CreateRequest, Target
+from ._create import CreateRequest, Target, plain
 from ._defaults import DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_RECONNECTS, MAX_JSON_DEPTH
 from ._exceptions import (
     JSON_NAMES,
@@ -771,6 +771,7 @@ class Predictions:
         return self._get(id, None)
 
     def _get(self, id: str, deadline: Optional[float]) -> Prediction:
+        id = plain(id)  # the id asked for is the id compared with the answer's
         prediction = self._parse(self._requester.request("GET", _prediction_path(id), deadline=deadline))
         if prediction.id != id:  # a second line of defence against a response meant for another request
             raise ValidationError(

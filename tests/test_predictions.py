@@ -259,3 +259,14 @@ def test_ids_are_escaped_into_the_path(client: Client, fake: FakeReplicate) -> N
     with pytest.raises(ReplicateError):
         client.predictions.get("../../v1/predictions?x=1")
     assert fake.requests[-1].path == "/v1/predictions/..%2F..%2Fv1%2Fpredictions%3Fx%3D1"
+
+
+def test_get_compares_the_answer_with_the_plain_id_a_str_subclass_holds(client: Client) -> None:
+    class Raising(str):
+        def __eq__(self, other: object) -> bool:
+            raise RuntimeError("a caller's __eq__")
+
+        __hash__ = str.__hash__
+
+    created = client.predictions.create(model="replicate-min/echo", input={"prompt": "x"})
+    assert client.predictions.get(Raising(created.id)).id == created.id
