@@ -18,6 +18,7 @@ import re
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import (
@@ -178,6 +179,17 @@ class TimeoutGuard:
 
     def remaining(self) -> Optional[float]:
         return None if self.deadline is None else self.deadline - time.monotonic()
+
+    @contextmanager
+    def bounding(self, error: Callable[[], CLIError]) -> Iterator[None]:
+        """A call bounded by the deadline: its ``APITimeoutError``, once the deadline has
+        passed, leaves as ``error()``; one before it (the read timeout's) as it is."""
+        try:
+            yield
+        except APITimeoutError:
+            if not self.over():
+                raise
+            raise error() from None
 
     def over(self) -> bool:
         remaining = self.remaining()
@@ -419,42 +431,28 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO,
     watchdog = TimeoutGuard(args.timeout)
     hold = fit_hold(args.wait, args.timeout)  # the hold fits inside the deadline
     try:
+        within = f"within {args.timeout or 0:g} s"
         try:
             request = CreateRequest(input=inputs, wait=hold, **target)
             # The files first, so that a --timeout during their upload is told apart from one
             # during the create; both are bounded by it, and the create's hold fits inside it.
-            request = replace(request, input=encode_files(inputs, client.requester, None, watchdog.deadline))
+            with watchdog.bounding(
+                lambda: CLIError(f"the input files were not uploaded {within}; no prediction was made")
+            ):
+                request = replace(request, input=encode_files(inputs, client.requester, None, watchdog.deadline))
+            may_exist = f"a prediction may have been made: look for it with '{prog} predictions list'"
+            with watchdog.bounding(lambda: CLIError(f"the create did not answer {within}; {may_exist}")):
+                prediction = create_prediction(client.requester, request, watchdog.deadline)
         except (ValueError, TypeError) as exc:
             raise CLIError(str(exc), 2) from None
-        except APITimeoutError:
-            if not watchdog.over():
-                raise
-            raise CLIError(
-                f"the input files were not uploaded within {args.timeout:g} s; no prediction was made"
-            ) from None
-        try:
-            prediction = create_prediction(client.requester, request, watchdog.deadline)
-        except (ValueError, TypeError) as exc:
-            raise CLIError(str(exc), 2) from None
-        except APITimeoutError:
-            if not watchdog.over():
-                raise
-            raise CLIError(
-                f"the create did not answer within {args.timeout:g} s; a prediction may have been made: "
-                f"look for it with '{prog} predictions list'"
-            ) from None
         if args.no_wait:
             print(_json_text(prediction.to_dict()) if args.json else prediction.id, file=out)
             return 0
 
         def reload() -> None:  # each poll is bounded by --timeout too
             assert prediction is not None
-            try:
+            with watchdog.bounding(lambda: _timeout_error(prediction, args.timeout, prog)):
                 prediction._reload(watchdog.deadline)
-            except APITimeoutError:
-                if not watchdog.over():
-                    raise
-                raise _timeout_error(prediction, args.timeout, prog) from None
 
         def poll_until(finished: Callable[[Prediction], bool]) -> None:
             assert prediction is not None
