@@ -47,7 +47,6 @@ from ._exceptions import (
     ReplicateException,
     WaitTimeoutError,
 )
-from ._files import encode_files
 from ._prediction import Prediction, Progress, create_prediction, polling
 from ._run import output_of
 from ._urls import shown_url
@@ -431,6 +430,8 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO,
     watchdog = TimeoutGuard(args.timeout)
     hold = fit_hold(args.wait, args.timeout)  # the hold fits inside the deadline
     try:
+        from ._files import encode_files  # (not at import: most commands send no files)
+
         within = f"within {args.timeout or 0:g} s"
         try:
             request = CreateRequest(input=inputs, wait=hold, **target)
