@@ -165,11 +165,16 @@ _PLAIN = frozenset({str, int, float, bool, type(None)})
 _INF = float("inf")
 
 
+def _json_leaf(value: Any) -> Any:
+    """``value``, a string, number or None, unless it is a float JSON has no word for."""
+    if isinstance(value, float) and not -_INF < value < _INF:
+        raise TypeError(f"input must be JSON-serializable: it holds {excerpt(value)}, which JSON has no word for")
+    return value
+
+
 def _encode(value: Any, path: set[int], files: List[_File]) -> Any:
     if type(value) in _PLAIN:
-        if type(value) is float and not -_INF < value < _INF:
-            raise TypeError(f"input must be JSON-serializable: it holds {value!r}, which JSON has no word for")
-        return value  # the common leaf, decided without attribute lookups
+        return _json_leaf(value)  # the common leaf, decided without attribute lookups
     if isinstance(value, (set, frozenset, GeneratorType)):
         value = list(value)  # as the official client sends them: JSON arrays
     elif not isinstance(value, (str, dict, list, tuple)) and not _is_file(value):
@@ -197,9 +202,7 @@ def _encode(value: Any, path: set[int], files: List[_File]) -> Any:
         finally:
             path.discard(id(value))
     if isinstance(value, (str, int, float)):  # subclasses too (an IntEnum): JSON holds their values
-        if isinstance(value, float) and not -_INF < value < _INF:
-            raise TypeError(f"input must be JSON-serializable: it holds {excerpt(value)}, which JSON has no word for")
-        return value
+        return _json_leaf(value)
     if not _is_file(value):
         raise TypeError(f"input must be JSON-serializable (or a file): it holds {excerpt(value)}")
     file = _File(*_read(value))
